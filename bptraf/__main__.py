@@ -1,0 +1,3 @@
+from bptraf.cli import main
+
+raise SystemExit(main())

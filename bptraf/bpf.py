@@ -1,0 +1,205 @@
+"""The real counter source: compile the XDP programs with bcc, attach them through BPF links, read their maps.
+
+This is the only module that imports bcc, and it does so lazily, so that everything
+downstream of `read()` runs and is tested without root or bcc.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bptraf import libbpf, netif
+from bptraf.counters import for_action, max_ifaces
+from bptraf.errors import BptrafError
+from bptraf.kernel_src import kernel_dir
+from bptraf.model import Attachment, Snapshot
+
+_PROGRAMS = {"pass": ("count.c", "bptraf_count_", "bptraf_stats"), "drop": ("drop.c", "bptraf_drop_", "bptraf_drop")}
+
+
+def import_bcc():
+    try:
+        import bcc
+    except ImportError:
+        raise BptrafError(
+            "bcc's Python module is not importable: install it with `apt install python3-bpfcc` "
+            "(PyPI's `bcc` is another project); in a virtualenv, create it from /usr/bin/python3 "
+            "with --system-site-packages (`make setup` does both)"
+        ) from None
+    return bcc
+
+
+def bcc_version() -> str:
+    try:
+        return import_bcc().__version__
+    except BptrafError:
+        return "not installed"
+
+
+def check_headers(release: str = platform.release()) -> None:
+    """bcc compiles against the running kernel's headers; say what to install when they are missing."""
+    if Path(f"/lib/modules/{release}/build").exists() or Path("/sys/kernel/kheaders.tar.xz").exists():
+        return
+    raise BptrafError(
+        f"kernel headers for {release} not found at /lib/modules/{release}/build: install "
+        f"linux-headers-{release}, or run `make setup`, which links the distribution's generic headers"
+    )
+
+
+class BpfSource:
+    """Counts on real interfaces. open() attaches, read() samples, close() undoes exactly what open() did."""
+
+    def __init__(
+        self,
+        ifaces: Sequence[str],
+        action: str = "pass",
+        mode: str = "auto",
+        note: Callable[[str], None] = lambda _msg: None,
+        clock: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        if not 1 <= len(ifaces) <= max_ifaces():
+            raise BptrafError(f"bptraf watches 1 to {max_ifaces()} interfaces at once")
+        self._names = list(ifaces)
+        self._action = action
+        self._mode = mode
+        self._note = note
+        self._clock = clock
+        self._counters = for_action(action)
+        self._ncpus = netif.possible_cpus()
+        self._bpf = None
+        self._map_fd = -1
+        self._links: list[int] = []  # link fds, one per attached interface
+        self._netlink: list[tuple[str, int]] = []  # (iface, flags) attached the old way
+        self.attachments: tuple[Attachment, ...] = ()
+
+    # -- set-up ---------------------------------------------------------------------------------
+    def open(self) -> BpfSource:
+        ifindexes = [netif.resolve(name) for name in self._names]
+        if not netif.has_bpf_privileges():
+            raise BptrafError("bptraf needs root (or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON): run it with sudo")
+        for name, ifindex in zip(self._names, ifindexes):
+            self._refuse_if_taken(name, ifindex)
+        bcc = import_bcc()
+        check_headers()
+        try:
+            self._compile(bcc)
+            self.attachments = tuple(self._attach(bcc, i, n, x) for i, (n, x) in enumerate(zip(self._names, ifindexes)))
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _compile(self, bcc) -> None:
+        src, _prefix, map_name = _PROGRAMS[self._action]
+        kdir = kernel_dir()
+        cflags = [f"-I{kdir}", f"-DBPTRAF_NIFACES={len(self._names)}"]
+        try:
+            self._bpf = bcc.BPF(src_file=str(kdir / src).encode(), cflags=cflags)
+        except Exception as exc:  # bcc raises bare Exception; its compiler output is already on stderr
+            raise BptrafError(f"could not compile {src} with bcc: {exc}") from None
+        self._map_fd = self._bpf.get_table(map_name).map_fd
+
+    def _refuse_if_taken(self, name: str, ifindex: int) -> None:
+        try:
+            ids = libbpf.xdp_prog_ids(ifindex)
+        except OSError as exc:
+            raise BptrafError(f"{name}: cannot query XDP state ({exc.strerror}); is BPF supported?") from None
+        if ids:
+            held = ", ".join(f"program id {pid} in {mode} mode" for mode, pid in ids.items())
+            raise BptrafError(f"{name} already has an XDP program ({held}); bptraf will not replace it")
+
+    def _attach(self, bcc, slot: int, name: str, ifindex: int) -> Attachment:
+        prefix = _PROGRAMS[self._action][1]
+        try:
+            fd = self._bpf.load_func(f"{prefix}{slot}".encode(), bcc.BPF.XDP).fd
+        except Exception as exc:
+            raise BptrafError(f"the kernel refused the XDP program: {exc}") from None
+        modes = ["native", "generic"] if self._mode == "auto" else [self._mode]
+        for mode in modes:
+            try:
+                self._links.append(libbpf.link_create_xdp(fd, ifindex, mode))
+                return Attachment(name, ifindex, mode, self._action, self._counters)
+            except OSError as exc:
+                if exc.errno == errno.EOPNOTSUPP and mode != modes[-1]:
+                    self._note(f"{name}: no native XDP in this driver; using generic mode")
+                    continue
+                if exc.errno in (errno.EBUSY, errno.EEXIST):
+                    self._refuse_if_taken(name, ifindex)
+                if exc.errno == errno.EINVAL:
+                    return self._attach_netlink(bcc, fd, name, ifindex, mode)
+                raise BptrafError(f"{name}: cannot attach XDP in {mode} mode: {exc.strerror}") from None
+        raise AssertionError("unreachable")
+
+    def _attach_netlink(self, bcc, fd: int, name: str, ifindex: int, mode: str) -> Attachment:
+        # Kernels before 5.9 have no XDP links: the program then outlives a SIGKILLed bptraf.
+        self._note(f"{name}: this kernel has no XDP links; attaching by netlink (kill -9 would leave it attached)")
+        flags = libbpf.MODE_FLAGS[mode] | libbpf.XDP_FLAGS_UPDATE_IF_NOEXIST
+        fn = next(f for f in self._bpf.funcs.values() if f.fd == fd)
+        try:
+            bcc.BPF.attach_xdp(name, fn, flags)
+        except Exception as exc:
+            raise BptrafError(f"{name}: cannot attach XDP in {mode} mode: {exc}") from None
+        self._netlink.append((name, libbpf.MODE_FLAGS[mode]))
+        return Attachment(name, ifindex, mode, self._action, self._counters, via="netlink")
+
+    # -- sampling -------------------------------------------------------------------------------
+    def zero(self) -> tuple[Snapshot, ...]:
+        """The state at attach time: fresh maps hold zeros."""
+        ts = self._clock()
+        return tuple(Snapshot.zero(ts, len(self._counters), self._ncpus) for _ in self.attachments)
+
+    def read(self) -> tuple[Snapshot, ...]:
+        """One snapshot per attached interface: totals since attach, summed over the possible CPUs."""
+        stride = len(self._counters) * 2
+        buf = (ctypes.c_uint64 * (self._ncpus * stride))()
+        raw = []
+        for slot in range(len(self.attachments)):
+            libbpf.map_lookup(self._map_fd, slot, buf)
+            raw.append(buf[:])
+        ts = self._clock()  # stamp right after the reads, before any summing
+        return tuple(_snapshot(ts, vals, stride) for vals in raw)
+
+    def gone(self) -> tuple[str, ...]:
+        """Watched interfaces that no longer exist (the kernel detached their programs)."""
+        return tuple(a.iface for a in self.attachments if not netif.still_there(a.iface, a.ifindex))
+
+    # -- tear-down ------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Detach and free everything, in reverse order; safe to call twice."""
+        while self._links:
+            os.close(self._links.pop())
+        if self._netlink:
+            bcc = import_bcc()
+            while self._netlink:
+                name, flags = self._netlink.pop()
+                if netif.has_bpf_privileges():
+                    try:
+                        bcc.BPF.remove_xdp(name, flags)
+                    except Exception:
+                        pass  # the interface is gone, and its program with it
+        if self._bpf is not None:
+            self._bpf.cleanup()
+            self._bpf = None
+
+    def __enter__(self) -> BpfSource:
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _snapshot(ts: int, vals: list[int], stride: int) -> Snapshot:
+    ncounters = stride // 2
+    return Snapshot(
+        ts_ns=ts,
+        packets=tuple(sum(vals[2 * i :: stride]) for i in range(ncounters)),
+        bytes=tuple(sum(vals[2 * i + 1 :: stride]) for i in range(ncounters)),
+        cpu_packets=tuple(vals[0::stride]),
+        cpu_bytes=tuple(vals[1::stride]),
+    )

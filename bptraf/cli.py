@@ -1,0 +1,162 @@
+"""Command line: arguments, the choice of renderer, signals and exit codes all live here."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import signal
+import sys
+from collections.abc import Sequence
+
+from bptraf import __version__, netif
+from bptraf.errors import EXIT_OK, BptrafError, UsageError
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+EXAMPLES = """\
+examples:
+  bptraf eth0                 count packets on eth0 by protocol, pass them on
+  bptraf eth0 -d              drop everything on eth0 and count it: how fast can this host receive?
+  bptraf eth0 eth1 -i 5       two interfaces, 5-second intervals
+  bptraf eth0 -c 10 --json    ten JSON lines, one per second, then exit
+  bptraf eth0 | tee log       plain text lines (the TUI is only for terminals)
+"""
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or not 0.1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"must be between 0.1 and 3600 seconds, not {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bptraf",
+        description="Count received packets by protocol with XDP and show live rates.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("interfaces", nargs="*", metavar="IFACE", help="interfaces to watch (default: the default route's)")
+    p.add_argument("-i", "--interval", type=_interval, default=1.0, metavar="SECONDS", help="sampling interval, 0.1-3600 (default 1)")
+    p.add_argument("-c", "--count", type=_count, metavar="N", help="stop after N intervals")
+    p.add_argument("-d", "--drop", action="store_true", help="drop benchmark: count totals only and DROP every packet")
+    p.add_argument("--mode", choices=("auto", "native", "generic"), default="auto", help="XDP mode (default auto: native, else generic)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--plain", action="store_true", help="classic text lines, even on a terminal")
+    out.add_argument("--json", action="store_true", help="one JSON object per interface per interval")
+    p.add_argument("-V", "--version", action="store_true", help="show bptraf, bcc, libbpf and kernel versions")
+    return p
+
+
+def versions() -> str:
+    from bptraf.bpf import bcc_version
+
+    try:
+        from bptraf import libbpf
+
+        lib = libbpf.version()
+    except OSError:
+        lib = "not found"
+    return f"bptraf {__version__}\nbcc {bcc_version()}\nlibbpf {lib}\nkernel {platform.release()}"
+
+
+def note(message: str) -> None:
+    print(f"bptraf: {message}", file=sys.stderr, flush=True)
+
+
+def choose_interfaces(names: Sequence[str]) -> list[str]:
+    if not names:
+        found = netif.default_route_iface()
+        if found is None:
+            raise UsageError("no interface given and no default route to pick one from: name an interface")
+        note(f"no interface given; watching {found}, which holds the default route")
+        names = [found]
+    if len(set(names)) != len(names):
+        raise UsageError("an interface is named twice")
+    for name in names:
+        netif.resolve(name)
+    return list(names)
+
+
+def warn_drop(names: Sequence[str]) -> None:
+    note(f"DROP mode: every packet arriving on {', '.join(names)} is dropped while bptraf runs")
+    route = netif.default_route_iface()
+    if route in names:
+        note(
+            f"WARNING: {route} holds the default route: this host loses its network until bptraf exits "
+            "(if you are logged in over it, bound the run with -c)"
+        )
+
+
+def _signal_wait(timeout: float) -> bool:
+    """Sleep up to `timeout` seconds; True if a stop signal arrived (they are blocked and taken here)."""
+    return signal.sigtimedwait(STOP_SIGNALS, timeout) is not None
+
+
+def _run_lines(source, args) -> None:
+    from bptraf.sampler import Sampler, run
+    from bptraf.writers import JsonWriter, PlainWriter
+
+    writer = (JsonWriter if args.json else PlainWriter)(sys.stdout, source.attachments)
+    writer.start()
+    run(Sampler(source), args.interval, args.count, _signal_wait, writer)
+
+
+def _wants_tui(args) -> bool:
+    return not (args.plain or args.json) and sys.stdout.isatty() and sys.stdin.isatty()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.version:
+        print(versions())
+        return EXIT_OK
+    # Stop signals are blocked and taken synchronously by the sampling loop, so cleanup can never be
+    # interrupted half-way; the TUI installs its own handlers on its event loop instead.
+    tui = _wants_tui(args)
+    if not tui:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    source = None
+    try:
+        names = choose_interfaces(args.interfaces)
+        from bptraf.bpf import BpfSource
+
+        source = BpfSource(names, action="drop" if args.drop else "pass", mode=args.mode, note=note)
+        if args.drop:
+            warn_drop(names)
+        source.open()
+        if tui:
+            from bptraf.tui.app import run_tui
+
+            run_tui(source, args.interval, args.count)
+        else:
+            _run_lines(source, args)
+        return EXIT_OK
+    except BptrafError as exc:
+        note(str(exc))
+        return exc.exit_code
+    except BrokenPipeError:
+        # A reader such as `head` went away: detach quietly, and keep Python's final flush from failing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        if source is not None:
+            source.close()

@@ -1,0 +1,74 @@
+"""The few libbpf.so.1 calls bptraf needs that bcc does not offer: BPF links, XDP queries, map reads."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+from functools import cache
+
+BPF_XDP = 37  # enum bpf_attach_type
+XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0
+XDP_FLAGS_SKB_MODE = 1 << 1
+XDP_FLAGS_DRV_MODE = 1 << 2
+MODE_FLAGS = {"generic": XDP_FLAGS_SKB_MODE, "native": XDP_FLAGS_DRV_MODE}
+
+
+class LibbpfError(OSError):
+    """A libbpf call failed; errno is set."""
+
+
+class _LinkCreateOpts(ctypes.Structure):
+    # The leading fields of struct bpf_link_create_opts; libbpf treats fields
+    # past `sz` as zero, so this prefix is a valid, forward-compatible opts.
+    _fields_ = [("sz", ctypes.c_size_t), ("flags", ctypes.c_uint32)]
+
+
+@cache
+def lib() -> ctypes.CDLL:
+    so = ctypes.CDLL("libbpf.so.1", use_errno=True)
+    so.bpf_link_create.argtypes = [
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.c_int,
+        ctypes.POINTER(_LinkCreateOpts),
+    ]
+    so.bpf_xdp_query_id.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_uint32)]
+    so.bpf_map_lookup_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
+    so.libbpf_version_string.restype = ctypes.c_char_p
+    return so
+
+
+def _check(ret: int, what: str) -> int:
+    if ret < 0:
+        # libbpf 1.x returns -errno and also sets errno.
+        code = -ret if ret != -1 else (ctypes.get_errno() or errno.EINVAL)
+        raise LibbpfError(code, f"{what}: {os.strerror(code)}")
+    return ret
+
+
+def version() -> str:
+    return lib().libbpf_version_string().decode()
+
+
+def link_create_xdp(prog_fd: int, ifindex: int, mode: str) -> int:
+    """Attach an XDP program through a BPF link; the kernel detaches it when the fd closes."""
+    opts = _LinkCreateOpts(ctypes.sizeof(_LinkCreateOpts), MODE_FLAGS[mode])
+    return _check(lib().bpf_link_create(prog_fd, ifindex, BPF_XDP, ctypes.byref(opts)), "link")
+
+
+def xdp_prog_ids(ifindex: int) -> dict[str, int]:
+    """Program ids attached to an interface, by mode (native, generic); empty if none."""
+    ids = {}
+    for mode, flag in MODE_FLAGS.items():
+        prog_id = ctypes.c_uint32(0)
+        _check(lib().bpf_xdp_query_id(ifindex, flag, ctypes.byref(prog_id)), "query")
+        if prog_id.value:
+            ids[mode] = prog_id.value
+    return ids
+
+
+def map_lookup(map_fd: int, key: int, value: ctypes.Array) -> None:
+    """Read one element of an array map into `value` (per-CPU maps: all CPUs at once)."""
+    k = ctypes.c_uint32(key)
+    _check(lib().bpf_map_lookup_elem(map_fd, ctypes.byref(k), ctypes.byref(value)), "map read")

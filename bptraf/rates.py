@@ -1,0 +1,55 @@
+"""Pure rate model: deltas between two snapshots over the measured period."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bptraf.model import Snapshot
+
+
+@dataclass(frozen=True)
+class Rates:
+    """One interval: counts in it and their rates, per counter and per CPU."""
+
+    period_s: float
+    packets: tuple[int, ...]
+    bytes: tuple[int, ...]
+    pps: tuple[float, ...]
+    bps: tuple[float, ...]  # bits per second
+    cpu_pps: tuple[float, ...]
+    cpu_bps: tuple[float, ...]
+
+
+def delta(prev: int, cur: int) -> int:
+    """Counter growth; a counter that went backwards was reset and counts from zero."""
+    return cur - prev if cur >= prev else cur
+
+
+def _deltas(prev: tuple[int, ...], cur: tuple[int, ...]) -> tuple[int, ...]:
+    if len(prev) != len(cur):
+        return cur
+    return tuple(delta(p, c) for p, c in zip(prev, cur))
+
+
+def _per_second(values: tuple[int, ...], period_s: float, scale: int = 1) -> tuple[float, ...]:
+    if period_s <= 0:
+        return (0.0,) * len(values)
+    return tuple(v * scale / period_s for v in values)
+
+
+def compute(prev: Snapshot, cur: Snapshot) -> Rates:
+    """Rates over the time that really passed between the two reads."""
+    period_s = max(cur.ts_ns - prev.ts_ns, 0) / 1e9
+    packets = _deltas(prev.packets, cur.packets)
+    nbytes = _deltas(prev.bytes, cur.bytes)
+    cpu_packets = _deltas(prev.cpu_packets, cur.cpu_packets)
+    cpu_bytes = _deltas(prev.cpu_bytes, cur.cpu_bytes)
+    return Rates(
+        period_s=period_s,
+        packets=packets,
+        bytes=nbytes,
+        pps=_per_second(packets, period_s),
+        bps=_per_second(nbytes, period_s, 8),
+        cpu_pps=_per_second(cpu_packets, period_s),
+        cpu_bps=_per_second(cpu_bytes, period_s, 8),
+    )

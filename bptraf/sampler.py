@@ -1,0 +1,81 @@
+"""The sampling loop: read the source every interval, hand each interval's rates to a renderer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bptraf.errors import InterfaceGone
+from bptraf.model import Attachment, Snapshot
+from bptraf.rates import Rates, compute
+
+
+class Source(Protocol):
+    """What renderers sample: the real BpfSource, or a scripted fake in tests."""
+
+    attachments: tuple[Attachment, ...]
+
+    def zero(self) -> tuple[Snapshot, ...]: ...
+    def read(self) -> tuple[Snapshot, ...]: ...
+    def gone(self) -> tuple[str, ...]: ...
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One interval for every attachment: wall-clock time, rates, and totals since attach."""
+
+    time: float  # seconds since the epoch, when the interval ended
+    rates: tuple[Rates, ...]
+    totals: tuple[Snapshot, ...]
+
+
+class Sampler:
+    """Keeps the previous snapshot so each read yields one interval; the maps are never reset."""
+
+    def __init__(self, source: Source, wall: Callable[[], float] = time.time) -> None:
+        self.source = source
+        self._wall = wall
+        self._prev = source.zero()
+
+    def sample(self) -> Sample:
+        cur = self.source.read()
+        rates = tuple(compute(p, c) for p, c in zip(self._prev, cur))
+        self._prev = cur
+        return Sample(self._wall(), rates, cur)
+
+    def check(self) -> None:
+        """Raise InterfaceGone if a watched interface was removed."""
+        gone = self.source.gone()
+        if gone:
+            raise InterfaceGone(f"{', '.join(gone)} disappeared; the kernel detached bptraf's program")
+
+
+def run(
+    sampler: Sampler,
+    interval_s: float,
+    count: int | None,
+    wait: Callable[[float], bool],
+    emit: Callable[[Sample], None],
+    mono: Callable[[], int] = time.monotonic_ns,
+) -> None:
+    """Emit one Sample per interval until `count` is reached or `wait` reports a stop.
+
+    Deadlines advance by the interval from the start, so the loop's own work does not
+    make the period drift. A stop emits the partial interval, so no counted packet is lost.
+    """
+    interval_ns = int(interval_s * 1e9)
+    deadline = mono() + interval_ns
+    done = 0
+    while count is None or done < count:
+        stopped = wait(max(deadline - mono(), 0) / 1e9)
+        emit(sampler.sample())
+        done += 1
+        sampler.check()
+        if stopped:
+            return
+        deadline += interval_ns
+        now = mono()
+        if deadline <= now:  # fell behind (suspend, slow terminal): skip, never burst
+            deadline = now + interval_ns

@@ -1,0 +1,1 @@
+# Makes kernel/ the package bptraf.kernel in a wheel, so the C sources ship with it.

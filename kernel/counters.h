@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The one list of bptraf's counters, shared by the XDP programs and by
+ * userspace: bptraf/counters.py parses the X(...) lines below, so a counter
+ * added here appears in every output without a second list to keep in step.
+ *
+ * X(ENUM, name, group, "label"):  group is TOTAL, L3 (the L3 classes sum to
+ * all), L4 (inside IPv4/IPv6; they sum to ipv4 + ipv6) or FLAG (counted in
+ * addition to the classes).
+ */
+#ifndef BPTRAF_COUNTERS_H
+#define BPTRAF_COUNTERS_H
+
+#define BPTRAF_COUNTERS(X)                       \
+	X(ALL,      all,      TOTAL, "all")      \
+	X(IPV4,     ipv4,     L3,    "IPv4")     \
+	X(IPV6,     ipv6,     L3,    "IPv6")     \
+	X(ARP,      arp,      L3,    "ARP")      \
+	X(PPPOE,    pppoe,    L3,    "PPPoE")    \
+	X(L3_OTHER, l3_other, L3,    "other L3") \
+	X(TCP,      tcp,      L4,    "TCP")      \
+	X(UDP,      udp,      L4,    "UDP")      \
+	X(ICMP,     icmp,     L4,    "ICMP")     \
+	X(ICMPV6,   icmpv6,   L4,    "ICMPv6")   \
+	X(SCTP,     sctp,     L4,    "SCTP")     \
+	X(L4_OTHER, l4_other, L4,    "other L4") \
+	X(VLAN,     vlan,     FLAG,  "VLAN")
+
+#define BPTRAF_ENUM(e, name, group, label) BPTRAF_C_##e,
+enum bptraf_counter { BPTRAF_COUNTERS(BPTRAF_ENUM) BPTRAF_NCOUNTERS };
+#undef BPTRAF_ENUM
+
+/* One counter on one CPU. Per-CPU maps need no atomics: only this CPU writes. */
+struct bptraf_count {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* The counting program's map value: every counter, for one interface. */
+struct bptraf_stats {
+	struct bptraf_count c[BPTRAF_NCOUNTERS];
+};
+
+/* How many interfaces one run may watch: one program entry point per slot. */
+#define BPTRAF_MAX_IFACES 8
+#ifndef BPTRAF_NIFACES
+#define BPTRAF_NIFACES 1
+#endif
+
+#endif /* BPTRAF_COUNTERS_H */
