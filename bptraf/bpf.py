@@ -6,6 +6,7 @@ downstream of `read()` runs and is tested without root or bcc.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import os
@@ -82,7 +83,7 @@ class BpfSource:
     def open(self) -> BpfSource:
         ifindexes = [netif.resolve(name) for name in self._names]
         if not netif.has_bpf_privileges():
-            raise BptrafError("bptraf needs root (or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON): run it with sudo")
+            raise BptrafError("root is needed (or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON): run bptraf with sudo")
         for name, ifindex in zip(self._names, ifindexes):
             self._refuse_if_taken(name, ifindex)
         bcc = import_bcc()
@@ -178,11 +179,9 @@ class BpfSource:
             bcc = import_bcc()
             while self._netlink:
                 name, flags = self._netlink.pop()
-                if netif.has_bpf_privileges():
-                    try:
-                        bcc.BPF.remove_xdp(name, flags)
-                    except Exception:
-                        pass  # the interface is gone, and its program with it
+                # If the interface is gone, its program went with it.
+                with contextlib.suppress(Exception):
+                    bcc.BPF.remove_xdp(name, flags)
         if self._bpf is not None:
             self._bpf.cleanup()
             self._bpf = None

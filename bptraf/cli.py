@@ -53,10 +53,22 @@ def parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("interfaces", nargs="*", metavar="IFACE", help="interfaces to watch (default: the default route's)")
-    p.add_argument("-i", "--interval", type=_interval, default=1.0, metavar="SECONDS", help="sampling interval, 0.1-3600 (default 1)")
+    p.add_argument(
+        "-i",
+        "--interval",
+        type=_interval,
+        default=1.0,
+        metavar="SECONDS",
+        help="sampling interval, 0.1-3600 (default 1)",
+    )
     p.add_argument("-c", "--count", type=_count, metavar="N", help="stop after N intervals")
     p.add_argument("-d", "--drop", action="store_true", help="drop benchmark: count totals only and DROP every packet")
-    p.add_argument("--mode", choices=("auto", "native", "generic"), default="auto", help="XDP mode (default auto: native, else generic)")
+    p.add_argument(
+        "--mode",
+        choices=("auto", "native", "generic"),
+        default="auto",
+        help="XDP mode (default auto: native, else generic)",
+    )
     out = p.add_mutually_exclusive_group()
     out.add_argument("--plain", action="store_true", help="classic text lines, even on a terminal")
     out.add_argument("--json", action="store_true", help="one JSON object per interface per interval")

@@ -25,10 +25,7 @@ class Counter:
 def parse(header: str) -> tuple[Counter, ...]:
     """Parse the X(...) entries of the BPTRAF_COUNTERS macro."""
     body = header.split("#define BPTRAF_COUNTERS(X)", 1)[1].split("\n\n", 1)[0]
-    found = tuple(
-        Counter(i, name, group, label)
-        for i, (_enum, name, group, label) in enumerate(_ENTRY.findall(body))
-    )
+    found = tuple(Counter(i, name, group, label) for i, (_enum, name, group, label) in enumerate(_ENTRY.findall(body)))
     if not found or found[0].name != "all":
         raise ValueError("counters.h: BPTRAF_COUNTERS must list `all` first")
     for c in found:

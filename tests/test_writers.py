@@ -1,0 +1,92 @@
+"""Golden output of the plain and JSON writers, with a fixed clock."""
+
+import io
+import json
+
+from fakes import FakeSource, attachment
+
+from bptraf.sampler import Sampler
+from bptraf.writers import JsonWriter, PlainWriter
+
+T0 = 1_795_000_000.0  # 2026-11-18T11:06:40Z
+
+
+def one_sample(attachments, per):
+    src = FakeSource(attachments, [(1_250_000_000, per)])
+    return Sampler(src, wall=lambda: T0).sample()
+
+
+def test_plain_single_interface_golden():
+    a = (attachment("eth0"),)
+    sample = one_sample(
+        a,
+        [
+            {
+                "all": (16_100, 24_212_500),
+                "ipv4": (16_000, 24_200_000),
+                "udp": (16_000, 24_200_000),
+                "arp": (100, 12_500),
+            }
+        ],
+    )
+    out = io.StringIO()
+    w = PlainWriter(out, a)
+    w.start()
+    w(sample)
+    assert out.getvalue() == (
+        "# eth0: XDP native mode, pass\n"
+        "       all: 12.88 Kpps 155.0 Mbps\n"
+        "      IPv4: 12.80 Kpps 154.9 Mbps\n"
+        "       ARP: 80 pps 80.00 Kbps\n"
+        "       UDP: 12.80 Kpps 154.9 Mbps\n"
+        "\n"
+    )
+
+
+def test_plain_several_interfaces_and_idle_all_line():
+    a = (attachment("eth0"), attachment("eth1", action="drop", mode="generic"))
+    sample = one_sample(a, [{}, {"all": (2_000_000, 120_000_000)}])
+    out = io.StringIO()
+    w = PlainWriter(out, a)
+    w.start()
+    w(sample)
+    assert out.getvalue() == (
+        "# eth0: XDP native mode, pass\n"
+        "# eth1: XDP generic mode, drop\n"
+        "eth0:\n"
+        "       all: 0 pps 0 bps\n"
+        "eth1:\n"
+        "       all: 1600 Kpps 768.0 Mbps\n"
+        "\n"
+    )
+
+
+def test_json_golden():
+    a = (attachment("eth0", action="drop", mode="generic"),)
+    sample = one_sample(a, [{"all": (1000, 64_000)}])
+    out = io.StringIO()
+    JsonWriter(out, a)(sample)
+    line = out.getvalue()
+    assert line.endswith("\n") and line.count("\n") == 1
+    assert json.loads(line) == {
+        "time": "2026-11-18T11:06:40.000Z",
+        "interface": "eth0",
+        "interval": 1.25,
+        "mode": "generic",
+        "action": "drop",
+        "counters": {"all": {"packets": 1000, "bytes": 64_000, "pps": 800.0, "bps": 409_600.0}},
+    }
+
+
+def test_json_lists_every_counter_with_zeros():
+    a = (attachment("eth0"),)
+    record = json.loads(_json(a, [{"all": (3, 180), "tcp": (3, 180), "ipv4": (3, 180)}]))
+    assert list(record["counters"]) == [c.name for c in a[0].counters]
+    assert record["counters"]["vlan"] == {"packets": 0, "bytes": 0, "pps": 0.0, "bps": 0.0}
+    assert record["counters"]["tcp"]["packets"] == 3
+
+
+def _json(a, per):
+    out = io.StringIO()
+    JsonWriter(out, a)(one_sample(a, per))
+    return out.getvalue()
