@@ -1,30 +1,20 @@
-# bptraf: `make run IFACE=eth0` and `make test` set everything up first (as root).
+# Shortcuts for scripts/: each sets everything up first (as root).
 IFACE ?=
 ARGS ?=
-PY := .venv/bin/python
 
-.PHONY: setup setup-test run test lint bench clean
+.PHONY: setup run test bench clean
 
 setup:
-	./scripts/setup.sh
+	scripts/setup.sh test
 
-setup-test:
-	./scripts/setup.sh test
+run:
+	scripts/run $(IFACE) $(ARGS)
 
-run: setup
-	.venv/bin/bptraf $(IFACE) $(ARGS)
+test:
+	scripts/test $(PYTEST_ARGS)
 
-test: setup-test
-	$(PY) -m ruff check bptraf tests bench
-	$(PY) -m ruff format --check bptraf tests bench
-	$(PY) -m pytest -ra $(PYTEST_ARGS)
-
-lint: setup-test
-	$(PY) -m ruff check bptraf tests bench
-	$(PY) -m ruff format --check bptraf tests bench
-
-bench: setup-test
-	$(PY) -m bench
+bench:
+	scripts/bench
 
 clean:
 	rm -rf .venv build *.egg-info
