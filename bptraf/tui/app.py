@@ -1,0 +1,346 @@
+"""The Textual app: live per-protocol table, history plots, per-CPU bars and the kernel's counters.
+
+The app is built from injected inputs (a Source, SystemInfo, clocks) so tests drive it with scripted
+numbers. Map reads run in a thread worker; widgets only ever receive finished Samples.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+import time
+from collections.abc import Callable
+
+from rich.text import Text
+from textual import on, work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Footer, Sparkline, Static, TabbedContent, TabPane
+
+from bptraf.errors import BptrafError, InterfaceGone
+from bptraf.sampler import Sample, Sampler, Source
+from bptraf.tui.board import Board, NicCounters
+from bptraf.tui.sysinfo import SystemInfo
+from bptraf.units import rate, si
+
+INTERVALS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+COLUMNS = ("counter", "pps", "bps", "share", "peak pps", "avg pps", "packets", "bytes")
+WIDTHS = (8, 7, 7, 6, 8, 7, 7, 7)
+PLOT_POINTS = 300  # intervals across a plot: five minutes at -i 1
+KEYS = """\
+ q, Ctrl+C   quit (detaches everything)
+ p, space    pause the screen (counting goes on)
+ r           reset peaks, averages and totals shown
+ + / -       longer / shorter interval
+ b           bits or bytes per second
+ ↑ / ↓       pick the row plotted under `all`
+ tab, 1-9    switch interface
+ ?           this help"""
+
+
+def _cell(value: float) -> Text:
+    """A table number: the classic four significant digits, unit in the column header."""
+    return Text(si(value), justify="right")
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
+
+    def compose(self) -> ComposeResult:
+        yield Static(f"[b]bptraf keys[/b]\n\n{KEYS}\n\n[dim]escape closes[/dim]", id="help")
+
+
+class IfacePanel(VerticalScroll):
+    """One interface: the counters table, history plots, per-CPU bars and the kernel's view."""
+
+    def __init__(self, board: Board, **kw) -> None:
+        super().__init__(**kw)
+        self.board = board
+        self.selected = 1  # the row plotted beside `all`
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="link")
+        yield DataTable(cursor_type="row", zebra_stripes=True, classes="counters")
+        with Horizontal(classes="lower"):
+            with Vertical(classes="history"):
+                yield Static(classes="plot-title all-title")
+                yield Sparkline([], summary_function=max, classes="all-pps")
+                yield Sparkline([], summary_function=max, classes="all-bps")
+                yield Static(classes="plot-title sel-title")
+                yield Sparkline([], summary_function=max, classes="sel-pps")
+                yield Sparkline([], summary_function=max, classes="sel-bps")
+            with Vertical(classes="side"):
+                yield Static(classes="cpus")
+                yield Static(classes="kernel")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for col, width in zip(COLUMNS, WIDTHS):
+            table.add_column(col if col == "counter" else Text(col, justify="right"), key=col, width=width)
+        for c in self.board.attachment.counters:
+            table.add_row(c.label, *([""] * (len(COLUMNS) - 1)), key=c.name)
+
+    @on(DataTable.RowHighlighted)
+    def _pick(self, event: DataTable.RowHighlighted) -> None:
+        self.selected = event.cursor_row
+        self.refresh_view(self.app.bytes_mode)
+
+    def refresh_view(self, bytes_mode: bool) -> None:
+        b = self.board
+        unit = "B/s" if bytes_mode else "bps"
+        scale = 8 if bytes_mode else 1
+        table = self.query_one(DataTable)
+        table.columns["bps"].label = Text(unit, justify="right")
+        for c in b.attachment.counters:
+            i = c.index
+            cells = (
+                _cell(b.pps(i)),
+                _cell(b.bps(i) / scale),
+                Text(f"{b.share(i) * 100:.1f}%", justify="right"),
+                _cell(b.peak_pps[i]),
+                _cell(b.avg_pps(i)),
+                _cell(b.packets[i]),
+                _cell(b.bytes[i]),
+            )
+            for col, value in zip(COLUMNS[1:], cells):
+                table.update_cell(c.name, col, value)
+        counters = b.attachment.counters
+        sel = counters[min(self.selected, len(counters) - 1)]
+        self.query_one(".all-title", Static).update(
+            f"[b]all[/b]  {rate(b.pps(0), 'pps')}  {rate(b.bps(0) / scale, unit)}  [dim](pps, then {unit})[/dim]"
+        )
+        self.query_one(".sel-title", Static).update(
+            f"[b]{sel.label}[/b]  {rate(b.pps(sel.index), 'pps')}  {rate(b.bps(sel.index) / scale, unit)}"
+        )
+        for cls, history in (
+            (".all-pps", b.pps_history[0]),
+            (".all-bps", b.bps_history[0]),
+            (".sel-pps", b.pps_history[sel.index]),
+            (".sel-bps", b.bps_history[sel.index]),
+        ):
+            # A fixed window, padded on the left, so time always runs at the same speed across the plot.
+            self.query_one(cls, Sparkline).data = [0.0] * (PLOT_POINTS - len(history)) + list(history)[-PLOT_POINTS:]
+        self.query_one(".cpus", Static).update(self._cpus())
+        self.query_one(".kernel", Static).update(self._kernel(bytes_mode))
+
+    def _cpus(self) -> str:
+        cpu_pps = self.board.last.cpu_pps if self.board.last else ()
+        top = max(cpu_pps, default=0.0) or 1.0
+        width = 12
+        lines = ["[b]per CPU[/b] (XDP, pps)"]
+        for cpu, pps in enumerate(cpu_pps):
+            filled = round(pps / top * width)
+            lines.append(
+                f"cpu{cpu:<3}[green]{'█' * filled}[/green][dim]{'░' * (width - filled)}[/dim] {rate(pps, 'pps')}"
+            )
+        return "\n".join(lines)
+
+    def _kernel(self, bytes_mode: bool) -> str:
+        n = self.board.nic
+        if n is None:
+            return "[b]kernel[/b] (interface counters)\nwaiting for a second read"
+        unit, scale = ("B/s", 8) if bytes_mode else ("bps", 1)
+        xdp = self.board.pps(0)
+        ratio = f"{xdp / n.rx_pps * 100:.1f}%" if n.rx_pps else "-"
+        return (
+            "[b]kernel[/b] (interface counters)\n"
+            f"RX {rate(n.rx_pps, 'pps'):>11} {rate(n.rx_bps / scale, unit):>11}\n"
+            f"TX {rate(n.tx_pps, 'pps'):>11} {rate(n.tx_bps / scale, unit):>11}\n"
+            f"errors rx {n.rx_errors} tx {n.tx_errors}  drops rx {n.rx_drops} tx {n.tx_drops}\n"
+            f"XDP / kernel RX: {ratio}"
+        )
+
+
+class BptrafApp(App[None]):
+    CSS_PATH = "app.tcss"
+    TITLE = "bptraf"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("q", "quit", "quit"),
+        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
+        Binding("p,space", "pause", "pause"),
+        Binding("r", "reset", "reset"),
+        Binding("plus,equals_sign", "interval(1)", "+interval"),
+        Binding("minus", "interval(-1)", "-interval"),
+        Binding("b", "bytes", "bits/bytes"),
+        Binding("tab", "next_iface", "next iface", priority=True),
+        Binding("question_mark", "help", "help"),
+        *(Binding(str(n), f"iface({n - 1})", show=False) for n in range(1, 10)),
+    ]
+
+    def __init__(
+        self,
+        source: Source,
+        interval: float,
+        count: int | None = None,
+        info: SystemInfo | None = None,
+        mono: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        autostart: bool = True,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.interval = interval
+        self.count = count
+        self.info = info or SystemInfo()
+        self._mono = mono
+        self._wall = wall
+        self._autostart = autostart
+        self.started = mono()
+        self.boards = [Board(a) for a in source.attachments]
+        self.paused = False
+        self.bytes_mode = False
+        self.samples = 0
+        self.error: BptrafError | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._drop = any(a.action == "drop" for a in source.attachments)
+
+    # -- layout ---------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(id="info")
+        if self._drop:
+            names = ", ".join(a.iface for a in self.source.attachments)
+            yield Static(f"DROP MODE: every packet arriving on {names} is being dropped", id="banner")
+        with TabbedContent(id="tabs", classes="single" if len(self.boards) == 1 else ""):
+            for i, board in enumerate(self.boards):
+                with TabPane(f"{i + 1} {board.attachment.iface}", id=f"if{i}"):
+                    yield IfacePanel(board, id=f"panel{i}")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        # Textual handles neither SIGTERM nor SIGHUP: end the app so the terminal is restored and
+        # the caller detaches everything.
+        try:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                loop.add_signal_handler(sig, self.exit)
+        except (RuntimeError, ValueError, NotImplementedError):
+            pass  # not the main thread (tests): nothing to install
+        for board, panel in zip(self.boards, self.query(IfacePanel)):
+            link = self.info.link(board.attachment.iface)
+            speed = f"{link.speed_mbps} Mb/s" if link.speed_mbps else "speed n/a"
+            addrs = " ".join(link.addresses) or "no addresses"
+            panel.query_one(".link", Static).update(
+                f"[b]{board.attachment.iface}[/b]  {speed}  MTU {link.mtu}  {link.mac}  {addrs}"
+            )
+            panel.refresh_view(self.bytes_mode)
+        self._show_info()
+        self.set_interval(1.0, self._show_info)
+        if self._autostart:
+            self._sampling()
+
+    def _show_info(self) -> None:
+        up = int(self._mono() - self.started)
+        parts = ["[b]bptraf[/b]"]
+        for a in self.source.attachments:
+            action = "[reverse red] DROP [/]" if a.action == "drop" else "pass"
+            parts.append(f"{a.iface} {a.mode} {action}")
+        parts.append(f"every {self.interval:g}s")
+        parts.append(f"up {up // 3600:02d}:{up % 3600 // 60:02d}:{up % 60:02d}")
+        ncpus = len(self.boards[0].last.cpu_pps) if self.boards and self.boards[0].last else "?"
+        parts.append(f"{ncpus} CPUs")
+        if self.paused:
+            parts.append("[reverse yellow] PAUSED [/]")
+        self.query_one("#info", Static).update(" │ ".join(parts))
+
+    # -- sampling -------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, name="sampler")
+    def _sampling(self) -> None:
+        sampler = Sampler(self.source, wall=self._wall)
+        ifaces = tuple(a.iface for a in self.source.attachments)
+        self.call_from_thread(self.ingest_nic, self.info.nic(ifaces))
+        deadline = time.monotonic() + self.interval
+        while not self._stop.is_set():
+            if self._wake.wait(max(deadline - time.monotonic(), 0)):
+                self._wake.clear()  # interval changed, or stopping: recompute the deadline
+                deadline = time.monotonic() + self.interval
+                continue
+            sample = sampler.sample()
+            nic = self.info.nic(ifaces)
+            self.call_from_thread(self.ingest, sample, nic)
+            try:
+                sampler.check()
+            except InterfaceGone as exc:
+                self.call_from_thread(self.fail, exc)
+                return
+            deadline += self.interval
+            if deadline <= time.monotonic():
+                deadline = time.monotonic() + self.interval
+
+    def ingest_nic(self, nic: dict[str, NicCounters]) -> None:
+        for board in self.boards:
+            if board.attachment.iface in nic:
+                board.add_nic(nic[board.attachment.iface])
+
+    def ingest(self, sample: Sample, nic: dict[str, NicCounters] | None = None) -> None:
+        """Take one interval; the boards always count, the screen only redraws when not paused."""
+        for board, rates in zip(self.boards, sample.rates):
+            board.add(rates)
+        self.ingest_nic(nic or {})
+        self.samples += 1
+        if not self.paused:
+            self._redraw()
+        if self.count is not None and self.samples >= self.count:
+            self.exit()
+
+    def fail(self, exc: BptrafError) -> None:
+        self.error = exc
+        self.exit()
+
+    def _redraw(self) -> None:
+        for panel in self.query(IfacePanel):
+            panel.refresh_view(self.bytes_mode)
+        self._show_info()
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    # -- keys -----------------------------------------------------------------------------------
+    def action_pause(self) -> None:
+        self.paused = not self.paused
+        if not self.paused:
+            self._redraw()
+        self._show_info()
+
+    def action_reset(self) -> None:
+        for board in self.boards:
+            board.reset()
+        self._redraw()
+
+    def action_interval(self, step: int) -> None:
+        later = [i for i in INTERVALS if i > self.interval]
+        earlier = [i for i in INTERVALS if i < self.interval]
+        if step > 0 and later:
+            self.interval = later[0]
+        elif step < 0 and earlier:
+            self.interval = earlier[-1]
+        self._wake.set()
+        self._show_info()
+
+    def action_bytes(self) -> None:
+        self.bytes_mode = not self.bytes_mode
+        self._redraw()
+
+    def action_iface(self, index: int) -> None:
+        if 0 <= index < len(self.boards):
+            self.query_one(TabbedContent).active = f"if{index}"
+            self.query_one(f"#panel{index} DataTable", DataTable).focus()
+
+    def action_next_iface(self) -> None:
+        active = self.query_one(TabbedContent).active or "if0"
+        self.action_iface((int(active[2:]) + 1) % len(self.boards))
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+
+def run_tui(source: Source, interval: float, count: int | None) -> None:
+    app = BptrafApp(source, interval, count)
+    app.run()
+    if app.error is not None:
+        raise app.error
