@@ -1,0 +1,234 @@
+"""The TUI driven by a scripted source: values, units, every key, pause/reset, the drop banner."""
+
+from __future__ import annotations
+
+import pytest
+from fakes import FakeSource, attachment
+from textual.widgets import DataTable, Static, TabbedContent
+
+from bptraf.sampler import Sampler
+from bptraf.tui.app import BptrafApp, HelpScreen
+from bptraf.tui.board import NicCounters
+from bptraf.tui.sysinfo import LinkInfo
+
+
+class FakeInfo:
+    def link(self, iface):
+        return LinkInfo(10000, 1500, "02:00:00:00:00:01", ("198.18.0.1/30",))
+
+    def nic(self, ifaces):
+        return {}
+
+
+def script(n, ifaces=1):
+    """Per second: 16 000 UDP/IPv4 frames of 1512 bytes and 100 ARP frames of 125 bytes, cumulative."""
+    step = {
+        "all": (16_100, 24_204_500),
+        "ipv4": (16_000, 24_192_000),
+        "udp": (16_000, 24_192_000),
+        "arp": (100, 12_500),
+    }
+    return [
+        ((i + 1) * 1_000_000_000, [{k: (p * (i + 1), b * (i + 1)) for k, (p, b) in step.items()}] * ifaces)
+        for i in range(n)
+    ]
+
+
+def make_app(n=10, ifaces=("eth0",), action="pass", count=None):
+    atts = tuple(attachment(name, action=action) for name in ifaces)
+    src = FakeSource(atts, script(n, len(ifaces)))
+    app = BptrafApp(src, 1.0, count=count, info=FakeInfo(), mono=lambda: 83.0, wall=lambda: 0.0, autostart=False)
+    return app, Sampler(src)
+
+
+def feed(app, sampler, n=1, nic=True):
+    for _ in range(n):
+        s = sampler.sample()
+        t = s.totals[0].ts_ns
+        k = t // 1_000_000_000
+        nics = {a.iface: NicCounters(t, 16_100 * k, 23_979_100 * k, 3 * k, 300 * k) for a in app.source.attachments}
+        app.ingest(s, nics if nic else None)
+
+
+def cell(app, row, col, panel=0):
+    return str(app.query_one(f"#panel{panel} DataTable", DataTable).get_cell(row, col))
+
+
+def text(app, selector):
+    return str(app.query_one(selector, Static).render())
+
+
+async def test_values_and_units_after_ticks():
+    app, sampler = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, sampler, 3)
+        await pilot.pause()
+        assert cell(app, "all", "pps") == "16.10 K"
+        assert cell(app, "all", "bps") == "193.6 M"
+        assert cell(app, "udp", "share") == "99.4%"
+        assert cell(app, "arp", "pps") == "100"
+        assert cell(app, "all", "packets") == "48.30 K"
+        assert cell(app, "all", "bytes") == "72.61 M"
+        assert cell(app, "all", "avg pps") == "16.10 K"
+        assert cell(app, "tcp", "pps") == "0"
+        assert "cpu0" in text(app, "#panel0 .cpus") and "8050 pps" in text(app, "#panel0 .cpus")
+        kernel = text(app, "#panel0 .kernel")
+        assert "RX  16.10 Kpps" in kernel and "XDP / kernel RX: 100.0%" in kernel
+        assert "eth0 native pass" in text(app, "#info") and "2 CPUs" in text(app, "#info")
+
+
+async def test_pause_freezes_the_screen_but_counting_goes_on():
+    app, sampler = make_app()
+    async with app.run_test() as pilot:
+        feed(app, sampler, 1)
+        await pilot.press("p")
+        assert app.paused and "PAUSED" in text(app, "#info")
+        feed(app, sampler, 2)
+        await pilot.pause()
+        assert cell(app, "all", "packets") == "16.10 K"  # frozen
+        assert app.boards[0].packets[0] == 48_300  # still counted
+        await pilot.press("space")
+        assert not app.paused
+        await pilot.pause()
+        assert cell(app, "all", "packets") == "48.30 K"
+
+
+async def test_reset_clears_the_display_only():
+    app, sampler = make_app()
+    async with app.run_test() as pilot:
+        feed(app, sampler, 2)
+        await pilot.press("r")
+        assert cell(app, "all", "packets") == "0" and cell(app, "all", "peak pps") == "0"
+        feed(app, sampler, 1)
+        await pilot.pause()
+        # The next interval is a full one: the maps were never touched.
+        assert cell(app, "all", "packets") == "16.10 K"
+        assert app.boards[0].last.packets[0] == 16_100
+
+
+async def test_interval_keys_step_through_the_ladder():
+    app, _ = make_app()
+    async with app.run_test() as pilot:
+        await pilot.press("plus")
+        assert app.interval == 2.0 and "every 2s" in text(app, "#info")
+        await pilot.press("minus", "minus", "minus", "minus", "minus", "minus")
+        assert app.interval == 0.1
+        await pilot.press("equals_sign")
+        assert app.interval == 0.2
+
+
+async def test_b_switches_bits_and_bytes():
+    app, sampler = make_app()
+    async with app.run_test() as pilot:
+        feed(app, sampler, 2)
+        await pilot.press("b")
+        assert cell(app, "all", "bps") == "24.20 M"
+        assert str(app.query_one(DataTable).columns["bps"].label) == "B/s"
+        await pilot.press("b")
+        assert cell(app, "all", "bps") == "193.6 M"
+
+
+async def test_arrows_pick_the_plotted_row():
+    app, sampler = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, sampler, 2)
+        app.query_one(DataTable).focus()
+        await pilot.press("down", "down", "down")
+        assert text(app, "#panel0 .sel-title").startswith("ARP  100 pps")
+        await pilot.press("up")
+        assert text(app, "#panel0 .sel-title").startswith("IPv6  0 pps")
+
+
+async def test_tab_and_digits_switch_interfaces():
+    app, sampler = make_app(ifaces=("eth0", "eth1"))
+    async with app.run_test() as pilot:
+        tabs = app.query_one(TabbedContent)
+        assert tabs.active == "if0"
+        await pilot.press("tab")
+        assert tabs.active == "if1"
+        await pilot.press("tab")
+        assert tabs.active == "if0"
+        await pilot.press("2")
+        assert tabs.active == "if1"
+        await pilot.press("9")  # no ninth interface: nothing happens
+        assert tabs.active == "if1"
+
+
+async def test_help_opens_and_closes():
+    app, _ = make_app()
+    async with app.run_test() as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.parametrize("key", ["q", "ctrl+c"])
+async def test_quit_keys(key):
+    app, _ = make_app()
+    async with app.run_test() as pilot:
+        await pilot.press(key)
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_drop_mode_shows_the_banner():
+    app, _ = make_app(action="drop")
+    async with app.run_test():
+        assert text(app, "#banner") == "DROP MODE: every packet arriving on eth0 is being dropped"
+        assert "DROP" in text(app, "#info")
+
+
+async def test_count_ends_the_app():
+    app, sampler = make_app(count=2)
+    async with app.run_test() as pilot:
+        feed(app, sampler, 2)
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_sampling_worker_reads_the_source_off_the_ui_loop():
+    atts = (attachment("eth0"),)
+    src = FakeSource(atts, script(50))
+    app = BptrafApp(src, 0.1, count=3, info=FakeInfo())
+    async with app.run_test() as pilot:
+        for _ in range(100):
+            if not app.is_running:
+                break
+            await pilot.pause(0.05)
+    assert app.samples == 3 and src.reads == 3
+
+
+async def test_a_vanished_interface_ends_the_app_with_an_error():
+    atts = (attachment("veth9"),)
+    src = FakeSource(atts, script(5))
+    src.missing = ("veth9",)
+    app = BptrafApp(src, 0.1, info=FakeInfo())
+    async with app.run_test() as pilot:
+        for _ in range(100):
+            if not app.is_running:
+                break
+            await pilot.pause(0.05)
+    assert app.error is not None and "veth9 disappeared" in str(app.error)
+    assert app.samples == 1  # the last sample was shown first
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_snapshot(snap_compare, size):
+    app, sampler = make_app()
+
+    async def run_before(pilot):
+        feed(app, sampler, 5)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_snapshot_drop_small(snap_compare):
+    app, sampler = make_app(action="drop")
+
+    async def run_before(pilot):
+        feed(app, sampler, 3)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=(40, 10), run_before=run_before)
