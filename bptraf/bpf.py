@@ -53,6 +53,26 @@ def check_headers(release: str = platform.release()) -> None:
     )
 
 
+def load_programs(bcc, action: str, nifaces: int):
+    """Compile kernel/count.c or drop.c and load one entry point per interface slot.
+
+    Returns the bcc object (which owns the fds), the program fds by slot, and the counters map fd.
+    """
+    src, prefix, map_name = _PROGRAMS[action]
+    kdir = kernel_dir()
+    cflags = [f"-I{kdir}", f"-DBPTRAF_NIFACES={nifaces}"]
+    try:
+        bpf = bcc.BPF(src_file=str(kdir / src).encode(), cflags=cflags)
+    except Exception as exc:  # bcc raises bare Exception; its compiler output is already on stderr
+        raise BptrafError(f"could not compile {src} with bcc: {exc}") from None
+    try:
+        fds = [bpf.load_func(f"{prefix}{slot}".encode(), bcc.BPF.XDP).fd for slot in range(nifaces)]
+    except Exception as exc:
+        bpf.cleanup()
+        raise BptrafError(f"the kernel refused the XDP program: {exc}") from None
+    return bpf, fds, bpf.get_table(map_name).map_fd
+
+
 class BpfSource:
     """Counts on real interfaces. open() attaches, read() samples, close() undoes exactly what open() did."""
 
@@ -74,6 +94,7 @@ class BpfSource:
         self._counters = for_action(action)
         self._ncpus = netif.possible_cpus()
         self._bpf = None
+        self._prog_fds: list[int] = []
         self._map_fd = -1
         self._links: list[int] = []  # link fds, one per attached interface
         self._netlink: list[tuple[str, int]] = []  # (iface, flags) attached the old way
@@ -97,14 +118,7 @@ class BpfSource:
         return self
 
     def _compile(self, bcc) -> None:
-        src, _prefix, map_name = _PROGRAMS[self._action]
-        kdir = kernel_dir()
-        cflags = [f"-I{kdir}", f"-DBPTRAF_NIFACES={len(self._names)}"]
-        try:
-            self._bpf = bcc.BPF(src_file=str(kdir / src).encode(), cflags=cflags)
-        except Exception as exc:  # bcc raises bare Exception; its compiler output is already on stderr
-            raise BptrafError(f"could not compile {src} with bcc: {exc}") from None
-        self._map_fd = self._bpf.get_table(map_name).map_fd
+        self._bpf, self._prog_fds, self._map_fd = load_programs(bcc, self._action, len(self._names))
 
     def _refuse_if_taken(self, name: str, ifindex: int) -> None:
         try:
@@ -116,11 +130,7 @@ class BpfSource:
             raise BptrafError(f"{name} already has an XDP program ({held}); bptraf will not replace it")
 
     def _attach(self, bcc, slot: int, name: str, ifindex: int) -> Attachment:
-        prefix = _PROGRAMS[self._action][1]
-        try:
-            fd = self._bpf.load_func(f"{prefix}{slot}".encode(), bcc.BPF.XDP).fd
-        except Exception as exc:
-            raise BptrafError(f"the kernel refused the XDP program: {exc}") from None
+        fd = self._prog_fds[slot]
         modes = ["native", "generic"] if self._mode == "auto" else [self._mode]
         for mode in modes:
             try:

@@ -72,3 +72,54 @@ def map_lookup(map_fd: int, key: int, value: ctypes.Array) -> None:
     """Read one element of an array map into `value` (per-CPU maps: all CPUs at once)."""
     k = ctypes.c_uint32(key)
     _check(lib().bpf_map_lookup_elem(map_fd, ctypes.byref(k), ctypes.byref(value)), "map read")
+
+
+BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1
+
+
+class XdpMd(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_uint32) for name in ("data", "data_end", "data_meta", "ingress_ifindex", "rx_queue_index", "egress_ifindex")]
+
+
+class _TestRunOpts(ctypes.Structure):
+    _fields_ = [
+        ("sz", ctypes.c_size_t),
+        ("data_in", ctypes.c_void_p),
+        ("data_out", ctypes.c_void_p),
+        ("data_size_in", ctypes.c_uint32),
+        ("data_size_out", ctypes.c_uint32),
+        ("ctx_in", ctypes.c_void_p),
+        ("ctx_out", ctypes.c_void_p),
+        ("ctx_size_in", ctypes.c_uint32),
+        ("ctx_size_out", ctypes.c_uint32),
+        ("retval", ctypes.c_uint32),
+        ("repeat", ctypes.c_int),
+        ("duration", ctypes.c_uint32),
+        ("flags", ctypes.c_uint32),
+        ("cpu", ctypes.c_uint32),
+        ("batch_size", ctypes.c_uint32),
+    ]
+
+
+def test_run_xdp(prog_fd: int, frame: bytes, repeat: int, live_ifindex: int = 0, batch_size: int = 0) -> tuple[int, int]:
+    """BPF_PROG_TEST_RUN an XDP program on `frame`: (return value, average ns per run).
+
+    With live_ifindex, frames are really sent (BPF_F_TEST_XDP_LIVE_FRAMES) as if received on
+    that interface of the caller's network namespace.
+    """
+    buf = ctypes.create_string_buffer(frame, len(frame))
+    opts = _TestRunOpts(sz=ctypes.sizeof(_TestRunOpts), data_in=ctypes.addressof(buf), data_size_in=len(frame), repeat=repeat)
+    ctx = XdpMd(data=0, data_end=len(frame), ingress_ifindex=live_ifindex)
+    if live_ifindex:
+        opts.flags = BPF_F_TEST_XDP_LIVE_FRAMES
+        opts.batch_size = batch_size
+        opts.ctx_in = ctypes.addressof(ctx)
+        opts.ctx_size_in = ctypes.sizeof(ctx)
+    else:
+        out = ctypes.create_string_buffer(len(frame) + 256)
+        opts.data_out = ctypes.addressof(out)
+        opts.data_size_out = len(out)
+    so = lib()
+    so.bpf_prog_test_run_opts.argtypes = [ctypes.c_int, ctypes.POINTER(_TestRunOpts)]
+    _check(so.bpf_prog_test_run_opts(prog_fd, ctypes.byref(opts)), "test run")
+    return opts.retval, opts.duration

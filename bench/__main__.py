@@ -1,0 +1,91 @@
+"""bptraf's benchmark: `python -m bench` as root (or `sudo scripts/bench`). Writes bench/results.{md,json}.
+
+Every figure comes from one run on this machine, so they are compared as ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import testrun, traffic, userspace
+from bench.report import render
+from bench.testbed import Testbed
+from bptraf.cli import versions
+
+HERE = Path(__file__).resolve().parent
+
+CASES = {
+    "no XDP program": traffic.nothing,
+    "bare XDP_DROP native": functools.partial(traffic.bare_drop, mode="native"),
+    "bare XDP_DROP generic": functools.partial(traffic.bare_drop, mode="generic"),
+    "bptraf -d native": functools.partial(traffic.bptraf, mode="native", drop=True),
+    "bptraf -d generic": functools.partial(traffic.bptraf, mode="generic", drop=True),
+    "bptraf native": functools.partial(traffic.bptraf, mode="native", drop=False),
+    "bptraf generic": functools.partial(traffic.bptraf, mode="generic", drop=False),
+    "tcpdump (AF_PACKET)": traffic.tcpdump,
+}
+COST_CASES = ("bare XDP_DROP native", "bptraf -d native", "bptraf native")
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), "?")  # fmt: skip
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "kernel": platform.release(),
+        "versions": versions().replace("\n", ", "),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    p.add_argument("--seconds", type=float, default=2.0, help="measuring window per traffic run")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--out", type=Path, default=HERE)
+    args = p.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("bench: run as root (it creates a netns and attaches XDP programs)")
+
+    results: dict = {"machine": machine(), "window_s": args.seconds, "repeats": args.repeats}
+    started = time.monotonic()
+    with Testbed() as tb:
+        print(f"bench: testbed {tb.rx} <-> {tb.ns}/{tb.gen}", flush=True)
+        windows: dict[str, list] = {name: [] for name in CASES}
+        for r in range(args.repeats):  # interleaved, so drift in the VM hits every case alike
+            for name, case in CASES.items():
+                with case(tb) as (_pid, lines):
+                    tb.pin_napi()
+                    w = traffic.window(tb, args.seconds, lines)
+                windows[name].append(w)
+                print(f"bench: [{r + 1}/{args.repeats}] {name}: {w.kernel_pps / 1e6:.2f} Mpps", flush=True)
+        results["traffic"] = {name: traffic.summarize(ws) for name, ws in windows.items()}
+        results["cost_under_traffic_ns"] = {
+            name: traffic.cost_under_traffic(tb, CASES[name], args.seconds) for name in COST_CASES
+        }
+        print("bench: test runs", flush=True)
+        results["test_run_ns"] = testrun.measure()
+        print("bench: userspace", flush=True)
+        results["userspace"] = {
+            f"{form} -i {interval:g}": userspace.cpu_percent(tb.rx, form, interval, 10.0 if interval >= 1 else 5.0)
+            for form in ("plain", "json", "tui")
+            for interval in (1.0, 0.1)
+        }
+        results["first_sample"] = userspace.first_sample(tb.rx)
+    results["bench_seconds"] = round(time.monotonic() - started, 1)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "results.md").write_text(render(results))
+    print(render(results))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""bptraf's own process: CPU% per output form and interval, peak RSS, time to the first sample."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def status_kb(pid: int, key: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_percent(iface: str, form: str, interval: float, seconds: float) -> dict:
+    """Run bptraf in one output form; CPU% of one core over `seconds` after start-up, and its RSS."""
+    args = [sys.executable, "-m", "bptraf", iface, "-i", str(interval)]
+    tmux_sock = None
+    if form == "tui":
+        tmux_sock = f"bptraf-bench-{secrets.token_hex(3)}"
+        subprocess.run(["tmux", "-L", tmux_sock, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40",
+                        f"cd {ROOT} && exec {' '.join(args)}"], check=True)  # fmt: skip
+        pid = int(subprocess.run(["tmux", "-L", tmux_sock, "display", "-p", "#{pane_pid}"],
+                                 capture_output=True, text=True, check=True).stdout)  # fmt: skip
+        proc = None
+    else:
+        extra = ["--json"] if form == "json" else ["--plain"]
+        proc = subprocess.Popen(args + extra, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        pid = proc.pid
+    try:
+        time.sleep(3.0)  # start-up (compile, attach) is measured separately
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"bptraf exited {proc.returncode}: {proc.stderr.read().strip()}")
+        c0, t0 = cpu_seconds(pid), time.monotonic()
+        time.sleep(seconds)
+        c1, t1 = cpu_seconds(pid), time.monotonic()
+        rss = status_kb(pid, "VmRSS")
+        hwm = status_kb(pid, "VmHWM")
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=20)
+        if tmux_sock:
+            subprocess.run(["tmux", "-L", tmux_sock, "kill-server"], capture_output=True)
+    return {"cpu_percent": 100 * (c1 - c0) / (t1 - t0), "rss_kb": rss, "peak_rss_kb": hwm}
+
+
+def first_sample(iface: str, runs: int = 5) -> dict:
+    """Seconds from exec to the first sample (the first line at -i 0.1, less the interval)."""
+    times = []
+    for _ in range(runs):
+        start = time.monotonic()
+        proc = subprocess.Popen([sys.executable, "-m", "bptraf", iface, "--plain", "-i", "0.1", "-c", "1"],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+        proc.stdout.readline()  # the `# iface: ...` header, written once attached
+        proc.stdout.readline()  # the first sample
+        times.append(time.monotonic() - start - 0.1)
+        proc.wait(timeout=20)
+    times.sort()
+    return {"median_s": times[len(times) // 2], "min_s": times[0], "max_s": times[-1]}
