@@ -1,7 +1,8 @@
-"""The real counter source: compile the XDP programs with bcc, attach them through BPF links, read their maps.
+"""The real counter source: XDP programs compiled by bcc, attached through BPF links, maps read with libbpf.
 
-This is the only module that imports bcc, and it does so lazily, so that everything
-downstream of `read()` runs and is tested without root or bcc.
+This is the only module that imports bcc, lazily, and the running bptraf process never does:
+bptraf.loader compiles in a child and hands back fds. Everything downstream of `read()` runs and
+is tested without root or bcc.
 """
 
 from __future__ import annotations
@@ -9,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import importlib.util
 import os
 import platform
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bptraf import libbpf, netif
+from bptraf import libbpf, loader, netif
 from bptraf.counters import for_action, max_ifaces
 from bptraf.errors import BptrafError
 from bptraf.kernel_src import kernel_dir
@@ -24,16 +26,25 @@ from bptraf.model import Attachment, Snapshot
 _PROGRAMS = {"pass": ("count.c", "bptraf_count_", "bptraf_stats"), "drop": ("drop.c", "bptraf_drop_", "bptraf_drop")}
 
 
+_NO_BCC = (
+    "bcc's Python module is not importable: install it with `apt install python3-bpfcc` "
+    "(PyPI's `bcc` is another project); in a virtualenv, create it from /usr/bin/python3 "
+    "with --system-site-packages (`scripts/setup.sh` does both)"
+)
+
+
 def import_bcc():
     try:
         import bcc
     except ImportError:
-        raise BptrafError(
-            "bcc's Python module is not importable: install it with `apt install python3-bpfcc` "
-            "(PyPI's `bcc` is another project); in a virtualenv, create it from /usr/bin/python3 "
-            "with --system-site-packages (`make setup` does both)"
-        ) from None
+        raise BptrafError(_NO_BCC) from None
     return bcc
+
+
+def check_bcc() -> None:
+    """Fail early, with the install hint, without loading bcc (and LLVM) into this process."""
+    if importlib.util.find_spec("bcc") is None:
+        raise BptrafError(_NO_BCC)
 
 
 def bcc_version() -> str:
@@ -93,11 +104,10 @@ class BpfSource:
         self._clock = clock
         self._counters = for_action(action)
         self._ncpus = netif.possible_cpus()
-        self._bpf = None
         self._prog_fds: list[int] = []
         self._map_fd = -1
         self._links: list[int] = []  # link fds, one per attached interface
-        self._netlink: list[tuple[str, int]] = []  # (iface, flags) attached the old way
+        self._netlink: list[tuple[int, int, str]] = []  # (prog fd, ifindex, mode) attached the old way
         self.attachments: tuple[Attachment, ...] = ()
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -107,18 +117,15 @@ class BpfSource:
             raise BptrafError("root is needed (or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON): run bptraf with sudo")
         for name, ifindex in zip(self._names, ifindexes):
             self._refuse_if_taken(name, ifindex)
-        bcc = import_bcc()
+        check_bcc()
         check_headers()
         try:
-            self._compile(bcc)
-            self.attachments = tuple(self._attach(bcc, i, n, x) for i, (n, x) in enumerate(zip(self._names, ifindexes)))
+            self._prog_fds, self._map_fd = loader.load(self._action, len(self._names))
+            self.attachments = tuple(self._attach(i, n, x) for i, (n, x) in enumerate(zip(self._names, ifindexes)))
         except BaseException:
             self.close()
             raise
         return self
-
-    def _compile(self, bcc) -> None:
-        self._bpf, self._prog_fds, self._map_fd = load_programs(bcc, self._action, len(self._names))
 
     def _refuse_if_taken(self, name: str, ifindex: int) -> None:
         try:
@@ -129,7 +136,7 @@ class BpfSource:
             held = ", ".join(f"program id {pid} in {mode} mode" for mode, pid in ids.items())
             raise BptrafError(f"{name} already has an XDP program ({held}); bptraf will not replace it")
 
-    def _attach(self, bcc, slot: int, name: str, ifindex: int) -> Attachment:
+    def _attach(self, slot: int, name: str, ifindex: int) -> Attachment:
         fd = self._prog_fds[slot]
         modes = ["native", "generic"] if self._mode == "auto" else [self._mode]
         for mode in modes:
@@ -143,20 +150,20 @@ class BpfSource:
                 if exc.errno in (errno.EBUSY, errno.EEXIST):
                     self._refuse_if_taken(name, ifindex)
                 if exc.errno == errno.EINVAL:
-                    return self._attach_netlink(bcc, fd, name, ifindex, mode)
+                    return self._attach_netlink(fd, name, ifindex, mode)
                 raise BptrafError(f"{name}: cannot attach XDP in {mode} mode: {exc.strerror}") from None
         raise AssertionError("unreachable")
 
-    def _attach_netlink(self, bcc, fd: int, name: str, ifindex: int, mode: str) -> Attachment:
+    def _attach_netlink(self, fd: int, name: str, ifindex: int, mode: str) -> Attachment:
         # Kernels before 5.9 have no XDP links: the program then outlives a SIGKILLed bptraf.
         self._note(f"{name}: this kernel has no XDP links; attaching by netlink (kill -9 would leave it attached)")
-        flags = libbpf.MODE_FLAGS[mode] | libbpf.XDP_FLAGS_UPDATE_IF_NOEXIST
-        fn = next(f for f in self._bpf.funcs.values() if f.fd == fd)
         try:
-            bcc.BPF.attach_xdp(name, fn, flags)
-        except Exception as exc:
-            raise BptrafError(f"{name}: cannot attach XDP in {mode} mode: {exc}") from None
-        self._netlink.append((name, libbpf.MODE_FLAGS[mode]))
+            libbpf.netlink_attach_xdp(fd, ifindex, mode)
+        except OSError as exc:
+            if exc.errno in (errno.EBUSY, errno.EEXIST):
+                self._refuse_if_taken(name, ifindex)
+            raise BptrafError(f"{name}: cannot attach XDP in {mode} mode: {exc.strerror}") from None
+        self._netlink.append((fd, ifindex, mode))
         return Attachment(name, ifindex, mode, self._action, self._counters, via="netlink")
 
     # -- sampling -------------------------------------------------------------------------------
@@ -185,16 +192,16 @@ class BpfSource:
         """Detach and free everything, in reverse order; safe to call twice."""
         while self._links:
             os.close(self._links.pop())
-        if self._netlink:
-            bcc = import_bcc()
-            while self._netlink:
-                name, flags = self._netlink.pop()
-                # If the interface is gone, its program went with it.
-                with contextlib.suppress(Exception):
-                    bcc.BPF.remove_xdp(name, flags)
-        if self._bpf is not None:
-            self._bpf.cleanup()
-            self._bpf = None
+        while self._netlink:
+            fd, ifindex, mode = self._netlink.pop()
+            # Gone with its interface, or already replaced by someone else: nothing of ours to undo.
+            with contextlib.suppress(OSError):
+                libbpf.netlink_detach_xdp(fd, ifindex, mode)
+        while self._prog_fds:
+            os.close(self._prog_fds.pop())
+        if self._map_fd >= 0:
+            os.close(self._map_fd)
+            self._map_fd = -1
 
     def __enter__(self) -> BpfSource:
         return self.open()

@@ -11,6 +11,7 @@ BPF_XDP = 37  # enum bpf_attach_type
 XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0
 XDP_FLAGS_SKB_MODE = 1 << 1
 XDP_FLAGS_DRV_MODE = 1 << 2
+XDP_FLAGS_REPLACE = 1 << 4
 MODE_FLAGS = {"generic": XDP_FLAGS_SKB_MODE, "native": XDP_FLAGS_DRV_MODE}
 
 
@@ -22,6 +23,10 @@ class _LinkCreateOpts(ctypes.Structure):
     # The leading fields of struct bpf_link_create_opts; libbpf treats fields
     # past `sz` as zero, so this prefix is a valid, forward-compatible opts.
     _fields_ = [("sz", ctypes.c_size_t), ("flags", ctypes.c_uint32)]
+
+
+class _XdpAttachOpts(ctypes.Structure):
+    _fields_ = [("sz", ctypes.c_size_t), ("old_prog_fd", ctypes.c_int)]
 
 
 @cache
@@ -36,6 +41,7 @@ def lib() -> ctypes.CDLL:
     so.bpf_xdp_query_id.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.POINTER(ctypes.c_uint32)]
     so.bpf_map_lookup_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
     so.libbpf_version_string.restype = ctypes.c_char_p
+    so.bpf_xdp_attach.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.POINTER(_XdpAttachOpts)]
     return so
 
 
@@ -55,6 +61,18 @@ def link_create_xdp(prog_fd: int, ifindex: int, mode: str) -> int:
     """Attach an XDP program through a BPF link; the kernel detaches it when the fd closes."""
     opts = _LinkCreateOpts(ctypes.sizeof(_LinkCreateOpts), MODE_FLAGS[mode])
     return _check(lib().bpf_link_create(prog_fd, ifindex, BPF_XDP, ctypes.byref(opts)), "link")
+
+
+def netlink_attach_xdp(prog_fd: int, ifindex: int, mode: str) -> None:
+    """The pre-link attach (kernels before 5.9): fails rather than replace another program."""
+    flags = MODE_FLAGS[mode] | XDP_FLAGS_UPDATE_IF_NOEXIST
+    _check(lib().bpf_xdp_attach(ifindex, prog_fd, flags, None), "netlink attach")
+
+
+def netlink_detach_xdp(prog_fd: int, ifindex: int, mode: str) -> None:
+    """Detach only if `prog_fd`'s program is still the one attached: never remove someone else's."""
+    opts = _XdpAttachOpts(ctypes.sizeof(_XdpAttachOpts), prog_fd)
+    _check(lib().bpf_xdp_attach(ifindex, -1, MODE_FLAGS[mode] | XDP_FLAGS_REPLACE, ctypes.byref(opts)), "detach")
 
 
 def xdp_prog_ids(ifindex: int) -> dict[str, int]:
@@ -78,7 +96,10 @@ BPF_F_TEST_XDP_LIVE_FRAMES = 1 << 1
 
 
 class XdpMd(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_uint32) for name in ("data", "data_end", "data_meta", "ingress_ifindex", "rx_queue_index", "egress_ifindex")]
+    _fields_ = [
+        (name, ctypes.c_uint32)
+        for name in ("data", "data_end", "data_meta", "ingress_ifindex", "rx_queue_index", "egress_ifindex")
+    ]
 
 
 class _TestRunOpts(ctypes.Structure):
@@ -101,14 +122,18 @@ class _TestRunOpts(ctypes.Structure):
     ]
 
 
-def test_run_xdp(prog_fd: int, frame: bytes, repeat: int, live_ifindex: int = 0, batch_size: int = 0) -> tuple[int, int]:
+def test_run_xdp(
+    prog_fd: int, frame: bytes, repeat: int, live_ifindex: int = 0, batch_size: int = 0
+) -> tuple[int, int]:
     """BPF_PROG_TEST_RUN an XDP program on `frame`: (return value, average ns per run).
 
     With live_ifindex, frames are really sent (BPF_F_TEST_XDP_LIVE_FRAMES) as if received on
     that interface of the caller's network namespace.
     """
     buf = ctypes.create_string_buffer(frame, len(frame))
-    opts = _TestRunOpts(sz=ctypes.sizeof(_TestRunOpts), data_in=ctypes.addressof(buf), data_size_in=len(frame), repeat=repeat)
+    opts = _TestRunOpts(
+        sz=ctypes.sizeof(_TestRunOpts), data_in=ctypes.addressof(buf), data_size_in=len(frame), repeat=repeat
+    )
     ctx = XdpMd(data=0, data_end=len(frame), ingress_ifindex=live_ifindex)
     if live_ifindex:
         opts.flags = BPF_F_TEST_XDP_LIVE_FRAMES

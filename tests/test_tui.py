@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from fakes import FakeSource, attachment
-from textual.widgets import DataTable, Static, TabbedContent
+from textual.widgets import DataTable, TabbedContent
 
 from bptraf.sampler import Sampler
 from bptraf.tui.app import BptrafApp, HelpScreen
@@ -37,7 +37,9 @@ def script(n, ifaces=1):
 def make_app(n=10, ifaces=("eth0",), action="pass", count=None):
     atts = tuple(attachment(name, action=action) for name in ifaces)
     src = FakeSource(atts, script(n, len(ifaces)))
-    app = BptrafApp(src, 1.0, count=count, info=FakeInfo(), mono=lambda: 83.0, wall=lambda: 0.0, autostart=False)
+    app = BptrafApp(
+        src, 1.0, count=count, info=FakeInfo(), mono=lambda: 83.0, wall=lambda: 0.0, autostart=False, min_frame_s=0
+    )
     return app, Sampler(src)
 
 
@@ -55,7 +57,7 @@ def cell(app, row, col, panel=0):
 
 
 def text(app, selector):
-    return str(app.query_one(selector, Static).render())
+    return str(app.query_one(selector).render())
 
 
 async def test_values_and_units_after_ticks():

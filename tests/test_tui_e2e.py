@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 from netlab import HOST_ADDR
@@ -17,12 +18,13 @@ pytestmark = pytest.mark.bpf
 
 
 class Tmux:
-    """A private tmux server running one command in a pane that stays after it exits."""
+    """A private tmux server running bptraf in a pane; its exit status lands in a file."""
 
-    def __init__(self, command: str, size: tuple[int, int] = (100, 30)) -> None:
+    def __init__(self, args: tuple[str, ...], status: Path, size: tuple[int, int] = (100, 30)) -> None:
         self.sock = f"bptraf-test-{secrets.token_hex(3)}"
-        self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", str(size[0]), "-y", str(size[1]), command)
-        self.tmux("set-option", "-t", "t", "remain-on-exit", "on")
+        self.status = status
+        cmd = f"cd {ROOT} && {sys.executable} -m bptraf {' '.join(args)}; echo $? > {status}; sleep 60"
+        self.tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", str(size[0]), "-y", str(size[1]), cmd)
 
     def tmux(self, *args: str) -> str:
         return subprocess.run(["tmux", "-L", self.sock, *args], check=True, capture_output=True, text=True).stdout
@@ -30,26 +32,25 @@ class Tmux:
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", "t")
 
-    def pane(self, fmt: str) -> str:
-        return self.tmux("display-message", "-p", "-t", "t", fmt).strip()
+    def bptraf_pid(self) -> int:
+        shell = self.tmux("display-message", "-p", "-t", "t", "#{pane_pid}").strip()
+        return int(subprocess.run(["pgrep", "-P", shell], capture_output=True, text=True, check=True).stdout.split()[0])
 
-    def dead_status(self) -> int | None:
-        dead, _, status = self.pane("#{pane_dead} #{pane_dead_status}").partition(" ")
-        if dead != "1":
-            return None
-        return int(status) if status else -1  # killed by a signal: tmux records no status
+    def exit_status(self) -> int | None:
+        """bptraf's exit status once it has ended (128+N when a signal N killed it), else None."""
+        text = self.status.read_text().strip() if self.status.exists() else ""
+        return int(text) if text else None
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.sock, "kill-server"], capture_output=True)
 
 
 @pytest.fixture
-def tmux_bptraf(addressed_lab):
+def tmux_bptraf(addressed_lab, tmp_path):
     sessions: list[Tmux] = []
 
     def start(*args: str) -> Tmux:
-        cmd = " ".join([f"cd {ROOT} &&", "exec", sys.executable, "-m", "bptraf", *args])
-        t = Tmux(cmd)
+        t = Tmux(args, tmp_path / f"status-{len(sessions)}")
         sessions.append(t)
         return t
 
@@ -88,13 +89,12 @@ def test_tui_shows_live_rates_and_quits_clean(addressed_lab, tmux_bptraf, how):
     # The `all` row's pps cell shows a non-zero rate, e.g. `all   2450 ...` or `all  12.5 K ...`.
     assert wait_for(lambda: re.match(r"\s*all\s+[1-9]", all_row(t.screen())), timeout=10), t.screen()
     assert "UDP" in t.screen() and "per CPU" in t.screen()
-    pid = int(t.pane("#{pane_pid}"))
     if how == "q":
         t.tmux("send-keys", "-t", "t", "q")
     else:
-        subprocess.run(["kill", f"-{getattr(signal, how).value}", str(pid)], check=True)
-    assert wait_for(lambda: t.dead_status() is not None, timeout=10), t.screen()
-    assert t.dead_status() == 0
+        subprocess.run(["kill", f"-{getattr(signal, how).value}", str(t.bptraf_pid())], check=True)
+    assert wait_for(lambda: t.exit_status() is not None, timeout=15), t.screen()
+    assert t.exit_status() == 0
     assert "Traceback" not in t.screen()
     assert not lab.xdp_attached()
     sender.join(timeout=10)
@@ -105,7 +105,8 @@ def test_tui_drop_banner(addressed_lab, tmux_bptraf):
     t = tmux_bptraf(lab.host, "-d", "-i", "0.2")
     assert wait_for(lambda: "DROP MODE: every packet arriving on" in t.screen(), timeout=20), t.screen()
     t.tmux("send-keys", "-t", "t", "q")
-    assert wait_for(lambda: t.dead_status() == 0, timeout=10)
+    assert wait_for(lambda: t.exit_status() is not None, timeout=15)
+    assert t.exit_status() == 0
     assert not lab.xdp_attached()
 
 
@@ -113,6 +114,7 @@ def test_tui_kill_9_leaves_nothing_attached(addressed_lab, tmux_bptraf):
     lab = addressed_lab
     t = tmux_bptraf(lab.host, "-i", "0.2")
     assert wait_for(lambda: f"{lab.host} native pass" in t.screen(), timeout=20), t.screen()
-    subprocess.run(["kill", "-9", t.pane("#{pane_pid}")], check=True)
-    assert wait_for(lambda: t.dead_status() is not None, timeout=10)
+    subprocess.run(["kill", "-9", str(t.bptraf_pid())], check=True)
+    assert wait_for(lambda: t.exit_status() is not None, timeout=15)
+    assert t.exit_status() == 128 + signal.SIGKILL
     assert wait_for(lambda: not lab.xdp_attached(), timeout=5)

@@ -17,7 +17,9 @@ from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.reactive import reactive
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Sparkline, Static, TabbedContent, TabPane
 
 from bptraf.errors import BptrafError, InterfaceGone
@@ -46,6 +48,19 @@ def _cell(value: float) -> Text:
     return Text(si(value), justify="right")
 
 
+class Readout(Widget):
+    """Lines of text sized by the stylesheet: an update repaints them and never re-lays out the screen,
+    which is what a Static would do on every sample."""
+
+    text: reactive[str] = reactive("", layout=False)
+
+    def render(self) -> Text:
+        return Text.from_markup(self.text)
+
+    def update(self, text: str) -> None:
+        self.text = text
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
 
@@ -60,23 +75,26 @@ class IfacePanel(VerticalScroll):
         super().__init__(**kw)
         self.board = board
         self.selected = 1  # the row plotted beside `all`
+        self._shown: dict[tuple[str, str], str] = {}  # what each cell holds, to skip no-op updates
+        self._unit = ""
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="link")
+        yield Readout(classes="link")
         yield DataTable(cursor_type="row", zebra_stripes=True, classes="counters")
         with Horizontal(classes="lower"):
             with Vertical(classes="history"):
-                yield Static(classes="plot-title all-title")
+                yield Readout(classes="plot-title all-title")
                 yield Sparkline([], summary_function=max, classes="all-pps")
                 yield Sparkline([], summary_function=max, classes="all-bps")
-                yield Static(classes="plot-title sel-title")
+                yield Readout(classes="plot-title sel-title")
                 yield Sparkline([], summary_function=max, classes="sel-pps")
                 yield Sparkline([], summary_function=max, classes="sel-bps")
             with Vertical(classes="side"):
-                yield Static(classes="cpus")
-                yield Static(classes="kernel")
+                yield Readout(classes="cpus")
+                yield Readout(classes="kernel")
 
     def on_mount(self) -> None:
+        self.query_one(".cpus", Readout).styles.height = self.board.ncpus + 1
         table = self.query_one(DataTable)
         for col, width in zip(COLUMNS, WIDTHS):
             table.add_column(col if col == "counter" else Text(col, justify="right"), key=col, width=width)
@@ -93,7 +111,10 @@ class IfacePanel(VerticalScroll):
         unit = "B/s" if bytes_mode else "bps"
         scale = 8 if bytes_mode else 1
         table = self.query_one(DataTable)
-        table.columns["bps"].label = Text(unit, justify="right")
+        if unit != self._unit:  # relabelling makes the table re-measure every column: only on change
+            table.columns["bps"].label = Text(unit, justify="right")
+            table.refresh()
+            self._unit = unit
         for c in b.attachment.counters:
             i = c.index
             cells = (
@@ -106,13 +127,16 @@ class IfacePanel(VerticalScroll):
                 _cell(b.bytes[i]),
             )
             for col, value in zip(COLUMNS[1:], cells):
-                table.update_cell(c.name, col, value)
+                # Redrawing the table is most of the TUI's cost; most cells (idle classes) never change.
+                if self._shown.get((c.name, col)) != value.plain:
+                    self._shown[(c.name, col)] = value.plain
+                    table.update_cell(c.name, col, value)
         counters = b.attachment.counters
         sel = counters[min(self.selected, len(counters) - 1)]
-        self.query_one(".all-title", Static).update(
+        self.query_one(".all-title", Readout).update(
             f"[b]all[/b]  {rate(b.pps(0), 'pps')}  {rate(b.bps(0) / scale, unit)}  [dim](pps, then {unit})[/dim]"
         )
-        self.query_one(".sel-title", Static).update(
+        self.query_one(".sel-title", Readout).update(
             f"[b]{sel.label}[/b]  {rate(b.pps(sel.index), 'pps')}  {rate(b.bps(sel.index) / scale, unit)}"
         )
         for cls, history in (
@@ -123,8 +147,8 @@ class IfacePanel(VerticalScroll):
         ):
             # A fixed window, padded on the left, so time always runs at the same speed across the plot.
             self.query_one(cls, Sparkline).data = [0.0] * (PLOT_POINTS - len(history)) + list(history)[-PLOT_POINTS:]
-        self.query_one(".cpus", Static).update(self._cpus())
-        self.query_one(".kernel", Static).update(self._kernel(bytes_mode))
+        self.query_one(".cpus", Readout).update(self._cpus())
+        self.query_one(".kernel", Readout).update(self._kernel(bytes_mode))
 
     def _cpus(self) -> str:
         cpu_pps = self.board.last.cpu_pps if self.board.last else ()
@@ -180,6 +204,7 @@ class BptrafApp(App[None]):
         mono: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         autostart: bool = True,
+        min_frame_s: float = 0.25,
     ) -> None:
         super().__init__()
         self.source = source
@@ -190,18 +215,22 @@ class BptrafApp(App[None]):
         self._wall = wall
         self._autostart = autostart
         self.started = mono()
-        self.boards = [Board(a) for a in source.attachments]
+        ncpus = len(source.zero()[0].cpu_packets)
+        self.boards = [Board(a, ncpus) for a in source.attachments]
         self.paused = False
         self.bytes_mode = False
         self.samples = 0
         self.error: BptrafError | None = None
+        self._min_frame_s = min_frame_s
+        self._last_draw = 0.0
+        self._redraw_pending = False
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._drop = any(a.action == "drop" for a in source.attachments)
 
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static(id="info")
+        yield Readout(id="info")
         if self._drop:
             names = ", ".join(a.iface for a in self.source.attachments)
             yield Static(f"DROP MODE: every packet arriving on {names} is being dropped", id="banner")
@@ -224,7 +253,7 @@ class BptrafApp(App[None]):
             link = self.info.link(board.attachment.iface)
             speed = f"{link.speed_mbps} Mb/s" if link.speed_mbps else "speed n/a"
             addrs = " ".join(link.addresses) or "no addresses"
-            panel.query_one(".link", Static).update(
+            panel.query_one(".link", Readout).update(
                 f"[b]{board.attachment.iface}[/b]  {speed}  MTU {link.mtu}  {link.mac}  {addrs}"
             )
             panel.refresh_view(self.bytes_mode)
@@ -241,11 +270,10 @@ class BptrafApp(App[None]):
             parts.append(f"{a.iface} {a.mode} {action}")
         parts.append(f"every {self.interval:g}s")
         parts.append(f"up {up // 3600:02d}:{up % 3600 // 60:02d}:{up % 60:02d}")
-        ncpus = len(self.boards[0].last.cpu_pps) if self.boards and self.boards[0].last else "?"
-        parts.append(f"{ncpus} CPUs")
+        parts.append(f"{self.boards[0].ncpus} CPUs")
         if self.paused:
             parts.append("[reverse yellow] PAUSED [/]")
-        self.query_one("#info", Static).update(" │ ".join(parts))
+        self.query_one("#info", Readout).update(" │ ".join(parts))
 
     # -- sampling -------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, name="sampler")
@@ -283,7 +311,7 @@ class BptrafApp(App[None]):
         self.ingest_nic(nic or {})
         self.samples += 1
         if not self.paused:
-            self._redraw()
+            self._redraw_soon()
         if self.count is not None and self.samples >= self.count:
             self.exit()
 
@@ -291,10 +319,29 @@ class BptrafApp(App[None]):
         self.error = exc
         self.exit()
 
+    def _redraw_soon(self) -> None:
+        """Redraw now, or once the minimum frame gap has passed: at -i 0.1 drawing every sample
+        would cost far more CPU than counting does, and no one reads ten frames a second."""
+        if self._redraw_pending:
+            return
+        wait = self._last_draw + self._min_frame_s - time.monotonic()
+        if wait <= 0:
+            self._redraw()
+        else:
+            self._redraw_pending = True
+            self.set_timer(wait, self._redraw)
+
     def _redraw(self) -> None:
-        for panel in self.query(IfacePanel):
-            panel.refresh_view(self.bytes_mode)
+        self._redraw_pending = False
+        self._last_draw = time.monotonic()
+        active = self.query_one(TabbedContent).active or "if0"
+        # Only the visible interface is drawn; switching tabs draws the newly shown one.
+        self.query_one(f"#panel{active[2:]}", IfacePanel).refresh_view(self.bytes_mode)
         self._show_info()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self) -> None:
+        self._redraw()
 
     def on_unmount(self) -> None:
         self._stop.set()

@@ -59,8 +59,9 @@ def nic_rates(prev: NicCounters, cur: NicCounters) -> NicRates:
 class Board:
     """Peaks, averages, totals and history per counter for one interface; reset() clears the display only."""
 
-    def __init__(self, attachment: Attachment, history: int = HISTORY) -> None:
+    def __init__(self, attachment: Attachment, ncpus: int, history: int = HISTORY) -> None:
         self.attachment = attachment
+        self.ncpus = ncpus
         n = len(attachment.counters)
         self.last: Rates | None = None
         self.nic: NicRates | None = None

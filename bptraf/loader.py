@@ -1,0 +1,69 @@
+"""Compile and load the XDP programs in a short-lived child process.
+
+bcc compiles with LLVM, which stays mapped in any process that loaded it (about 100 MiB of RSS). The
+child compiles, loads, and hands the program and map fds back over a Unix socket (SCM_RIGHTS); the
+long-running bptraf process then holds only fds, and never imports bcc.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+from bptraf.errors import BptrafError
+
+_TIMEOUT_S = 120
+
+
+def load(action: str, nifaces: int) -> tuple[list[int], int]:
+    """(program fds by slot, counters map fd), owned by the caller from now on."""
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with parent:
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bptraf.loader", action, str(nifaces), str(child.fileno())],
+                pass_fds=(child.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
+        finally:
+            child.close()
+        parent.settimeout(_TIMEOUT_S)
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(parent, 65536, nifaces + 1)
+        except (socket.timeout, OSError) as exc:
+            proc.kill()
+            raise BptrafError(f"the program loader did not answer: {exc}") from None
+        finally:
+            proc.wait()
+    reply = json.loads(msg or b'{"error": "the program loader exited without a word"}')
+    if "error" in reply:
+        for fd in fds:
+            os.close(fd)
+        raise BptrafError(reply["error"])
+    if len(fds) != nifaces + 1:
+        raise BptrafError(f"the program loader sent {len(fds)} fds, not {nifaces + 1}")
+    return fds[:-1], fds[-1]
+
+
+def _child(action: str, nifaces: int, sock_fd: int) -> int:
+    from bptraf.bpf import import_bcc, load_programs
+
+    with socket.socket(fileno=sock_fd) as sock:
+        try:
+            bpf, prog_fds, map_fd = load_programs(import_bcc(), action, nifaces)
+        except BptrafError as exc:
+            sock.send(json.dumps({"error": str(exc)}).encode())
+            return 1
+        socket.send_fds(sock, [json.dumps({"ok": True}).encode()], [*prog_fds, map_fd])
+        bpf.cleanup()  # closes this process's copies only; the parent's keep everything alive
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        raise SystemExit(_child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
