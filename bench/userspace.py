@@ -58,6 +58,11 @@ def cpu_percent(iface: str, form: str, interval: float, seconds: float) -> dict:
             proc.wait(timeout=20)
         if tmux_sock:
             subprocess.run(["tmux", "-L", tmux_sock, "kill-server"], capture_output=True)
+            # The TUI takes the SIGHUP as a quit: wait until it has detached, or the next run finds
+            # the interface taken.
+            deadline = time.monotonic() + 15
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
     return {"cpu_percent": 100 * (c1 - c0) / (t1 - t0), "rss_kb": rss, "peak_rss_kb": hwm}
 
 

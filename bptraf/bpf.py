@@ -17,13 +17,20 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bptraf import libbpf, loader, netif
-from bptraf.counters import for_action, max_ifaces
+from bptraf import flows, libbpf, loader, netif
+from bptraf.counters import for_action, max_ifaces, size_labels
 from bptraf.errors import BptrafError
 from bptraf.kernel_src import kernel_dir
 from bptraf.model import Attachment, Snapshot
 
-_PROGRAMS = {"pass": ("count.c", "bptraf_count_", "bptraf_stats"), "drop": ("drop.c", "bptraf_drop_", "bptraf_drop")}
+# source, entry-point prefix, {role: map name}
+_PROGRAMS = {
+    "pass": ("count.c", "bptraf_count_", {"stats": "bptraf_stats", "flows": "bptraf_flows", "config": "bptraf_config"}),
+    "drop": ("drop.c", "bptraf_drop_", {"stats": "bptraf_drop"}),
+}
+CLOCK_MONOTONIC_COARSE = 6  # Linux; time.CLOCK_MONOTONIC_COARSE is not in every Python
+MAP_ROLES = {action: tuple(maps) for action, (_src, _prefix, maps) in _PROGRAMS.items()}
+FLOWS_MAX_DEFAULT = 16384
 
 
 _NO_BCC = (
@@ -64,14 +71,14 @@ def check_headers(release: str = platform.release()) -> None:
     )
 
 
-def load_programs(bcc, action: str, nifaces: int):
+def load_programs(bcc, action: str, nifaces: int, flows_max: int = FLOWS_MAX_DEFAULT):
     """Compile kernel/count.c or drop.c and load one entry point per interface slot.
 
-    Returns the bcc object (which owns the fds), the program fds by slot, and the counters map fd.
+    Returns the bcc object (which owns the fds), the program fds by slot, and map fds by role.
     """
-    src, prefix, map_name = _PROGRAMS[action]
+    src, prefix, maps = _PROGRAMS[action]
     kdir = kernel_dir()
-    cflags = [f"-I{kdir}", f"-DBPTRAF_NIFACES={nifaces}"]
+    cflags = [f"-I{kdir}", f"-DBPTRAF_NIFACES={int(nifaces)}", f"-DBPTRAF_FLOWS_MAX={int(flows_max)}"]
     try:
         bpf = bcc.BPF(src_file=str(kdir / src).encode(), cflags=cflags)
     except Exception as exc:  # bcc raises bare Exception; its compiler output is already on stderr
@@ -81,7 +88,7 @@ def load_programs(bcc, action: str, nifaces: int):
     except Exception as exc:
         bpf.cleanup()
         raise BptrafError(f"the kernel refused the XDP program: {exc}") from None
-    return bpf, fds, bpf.get_table(map_name).map_fd
+    return bpf, fds, {role: bpf.get_table(name).map_fd for role, name in maps.items()}
 
 
 class BpfSource:
@@ -94,6 +101,8 @@ class BpfSource:
         mode: str = "auto",
         note: Callable[[str], None] = lambda _msg: None,
         clock: Callable[[], int] = time.monotonic_ns,
+        flows_max: int = FLOWS_MAX_DEFAULT,
+        flows_idle_s: float = 60.0,
     ) -> None:
         if not 1 <= len(ifaces) <= max_ifaces():
             raise BptrafError(f"bptraf watches 1 to {max_ifaces()} interfaces at once")
@@ -105,7 +114,12 @@ class BpfSource:
         self._counters = for_action(action)
         self._ncpus = netif.possible_cpus()
         self._prog_fds: list[int] = []
+        self._maps: dict[str, int] = {}
         self._map_fd = -1
+        self._flows_max = flows_max
+        self._flows_idle_ns = int(flows_idle_s * 1e9)
+        self.flows_on = False
+        self._sizes = size_labels() if action == "pass" else ()
         self._links: list[int] = []  # link fds, one per attached interface
         self._netlink: list[tuple[int, int, str]] = []  # (prog fd, ifindex, mode) attached the old way
         self.attachments: tuple[Attachment, ...] = ()
@@ -120,7 +134,8 @@ class BpfSource:
         check_bcc()
         check_headers()
         try:
-            self._prog_fds, self._map_fd = loader.load(self._action, len(self._names))
+            self._prog_fds, self._maps = loader.load(self._action, len(self._names), self._flows_max)
+            self._map_fd = self._maps["stats"]
             self.attachments = tuple(self._attach(i, n, x) for i, (n, x) in enumerate(zip(self._names, ifindexes)))
         except BaseException:
             self.close()
@@ -142,7 +157,7 @@ class BpfSource:
         for mode in modes:
             try:
                 self._links.append(libbpf.link_create_xdp(fd, ifindex, mode))
-                return Attachment(name, ifindex, mode, self._action, self._counters)
+                return Attachment(name, ifindex, mode, self._action, self._counters, sizes=self._sizes)
             except OSError as exc:
                 if exc.errno == errno.EOPNOTSUPP and mode != modes[-1]:
                     self._note(f"{name}: no native XDP in this driver; using generic mode")
@@ -164,24 +179,54 @@ class BpfSource:
                 self._refuse_if_taken(name, ifindex)
             raise BptrafError(f"{name}: cannot attach XDP in {mode} mode: {exc.strerror}") from None
         self._netlink.append((fd, ifindex, mode))
-        return Attachment(name, ifindex, mode, self._action, self._counters, via="netlink")
+        return Attachment(name, ifindex, mode, self._action, self._counters, via="netlink", sizes=self._sizes)
 
     # -- sampling -------------------------------------------------------------------------------
     def zero(self) -> tuple[Snapshot, ...]:
         """The state at attach time: fresh maps hold zeros."""
         ts = self._clock()
-        return tuple(Snapshot.zero(ts, len(self._counters), self._ncpus) for _ in self.attachments)
+        return tuple(Snapshot.zero(ts, len(self._counters), self._ncpus, len(self._sizes)) for _ in self.attachments)
 
     def read(self) -> tuple[Snapshot, ...]:
         """One snapshot per attached interface: totals since attach, summed over the possible CPUs."""
-        stride = len(self._counters) * 2
+        stride = len(self._counters) * 2 + len(self._sizes)
         buf = (ctypes.c_uint64 * (self._ncpus * stride))()
         raw = []
         for slot in range(len(self.attachments)):
             libbpf.map_lookup(self._map_fd, slot, buf)
             raw.append(buf[:])
         ts = self._clock()  # stamp right after the reads, before any summing
-        return tuple(_snapshot(ts, vals, stride) for vals in raw)
+        return tuple(_snapshot(ts, vals, stride, len(self._counters)) for vals in raw)
+
+    # -- flows ----------------------------------------------------------------------------------
+    @property
+    def flows_available(self) -> bool:
+        return "flows" in self._maps
+
+    def set_flows(self, on: bool) -> None:
+        """Switch per-flow accounting on or off in the running program; off also empties the map."""
+        libbpf.map_set_u32(self._maps["config"], 0, int(on))
+        self.flows_on = on
+        if not on:
+            for key, _value in self._dump_flows():
+                libbpf.map_delete(self._maps["flows"], key)
+
+    def _dump_flows(self) -> list[tuple[bytes, bytes]]:
+        return libbpf.map_dump(self._maps["flows"], flows.KEY.size, flows.VALUE.size * self._ncpus, self._flows_max)
+
+    def read_flows(self) -> list[flows.Flow]:
+        """Every flow's totals; flows idle for longer than flows_idle_s are deleted instead."""
+        entries = self._dump_flows()
+        now = time.clock_gettime_ns(CLOCK_MONOTONIC_COARSE)  # the clock bpf_ktime_get_coarse_ns reads
+        size = flows.VALUE.size
+        out = []
+        for key, value in entries:
+            f = flows.decode(key, [value[i * size : (i + 1) * size] for i in range(self._ncpus)])
+            if now - f.last_ns > self._flows_idle_ns:
+                libbpf.map_delete(self._maps["flows"], key)
+            else:
+                out.append(f)
+        return out
 
     def gone(self) -> tuple[str, ...]:
         """Watched interfaces that no longer exist (the kernel detached their programs)."""
@@ -199,9 +244,10 @@ class BpfSource:
                 libbpf.netlink_detach_xdp(fd, ifindex, mode)
         while self._prog_fds:
             os.close(self._prog_fds.pop())
-        if self._map_fd >= 0:
-            os.close(self._map_fd)
-            self._map_fd = -1
+        for fd in self._maps.values():
+            os.close(fd)
+        self._maps = {}
+        self._map_fd = -1
 
     def __enter__(self) -> BpfSource:
         return self.open()
@@ -210,12 +256,13 @@ class BpfSource:
         self.close()
 
 
-def _snapshot(ts: int, vals: list[int], stride: int) -> Snapshot:
-    ncounters = stride // 2
+def _snapshot(ts: int, vals: list[int], stride: int, ncounters: int) -> Snapshot:
+    """Sum one map value's per-CPU copies: each is ncounters (packets, bytes) pairs, then the size buckets."""
     return Snapshot(
         ts_ns=ts,
         packets=tuple(sum(vals[2 * i :: stride]) for i in range(ncounters)),
         bytes=tuple(sum(vals[2 * i + 1 :: stride]) for i in range(ncounters)),
         cpu_packets=tuple(vals[0::stride]),
         cpu_bytes=tuple(vals[1::stride]),
+        sizes=tuple(sum(vals[i::stride]) for i in range(2 * ncounters, stride)),
     )

@@ -22,6 +22,7 @@ examples:
   bptraf eth0 eth1 -i 5       two interfaces, 5-second intervals
   bptraf eth0 -c 10 --json    ten JSON lines, one per second, then exit
   bptraf eth0 | tee log       plain text lines (the TUI is only for terminals)
+  bptraf eth0 --flows --top 5 who is sending: the five biggest flows after each interval
 """
 
 
@@ -43,6 +44,19 @@ def _count(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
     return value
+
+
+def _bounded(kind, lo, hi, what):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, not {text}")
+        return value
+
+    return parse
 
 
 def parser() -> argparse.ArgumentParser:
@@ -68,6 +82,28 @@ def parser() -> argparse.ArgumentParser:
         choices=("auto", "native", "generic"),
         default="auto",
         help="XDP mode (default auto: native, else generic)",
+    )
+    p.add_argument("--flows", action="store_true", help="also count per flow (pass mode; the TUI toggles it with f)")
+    p.add_argument(
+        "--flows-max",
+        type=_bounded(int, 16, 1 << 20, "a whole number"),
+        default=16384,
+        metavar="N",
+        help="flow table size, an LRU (default 16384)",
+    )
+    p.add_argument(
+        "--flows-idle",
+        type=_bounded(float, 1, 86400, "a number"),
+        default=60.0,
+        metavar="SECONDS",
+        help="forget flows idle this long (default 60)",
+    )
+    p.add_argument(
+        "--top",
+        type=_bounded(int, 1, 1000, "a whole number"),
+        default=10,
+        metavar="N",
+        help="flows shown per interval (default 10)",
     )
     out = p.add_mutually_exclusive_group()
     out.add_argument("--plain", action="store_true", help="classic text lines, even on a terminal")
@@ -125,7 +161,7 @@ def _run_lines(source, args) -> None:
     from bptraf.sampler import Sampler, run
     from bptraf.writers import JsonWriter, PlainWriter
 
-    writer = (JsonWriter if args.json else PlainWriter)(sys.stdout, source.attachments)
+    writer = (JsonWriter if args.json else PlainWriter)(sys.stdout, source.attachments, args.top)
     writer.start()
     run(Sampler(source), args.interval, args.count, _signal_wait, writer)
 
@@ -146,17 +182,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     source = None
     try:
+        if args.drop and args.flows:
+            raise UsageError("-d counts totals only: it cannot be combined with --flows")
         names = choose_interfaces(args.interfaces)
         from bptraf.bpf import BpfSource
 
-        source = BpfSource(names, action="drop" if args.drop else "pass", mode=args.mode, note=note)
+        source = BpfSource(
+            names,
+            action="drop" if args.drop else "pass",
+            mode=args.mode,
+            note=note,
+            flows_max=args.flows_max,
+            flows_idle_s=args.flows_idle,
+        )
         if args.drop:
             warn_drop(names)
         source.open()
+        if args.flows:
+            source.set_flows(True)
         if tui:
             from bptraf.tui.app import run_tui
 
-            run_tui(source, args.interval, args.count)
+            run_tui(source, args.interval, args.count, args.top)
         else:
             _run_lines(source, args)
         return EXIT_OK

@@ -49,6 +49,23 @@ def max_ifaces() -> int:
     return int(found.group(1))
 
 
+@cache
+def size_bounds() -> tuple[int, ...]:
+    """Upper bounds of the frame-size buckets but the last (BPTRAF_SIZES)."""
+    text = (kernel_dir() / "counters.h").read_text()
+    found = re.search(r"#define BPTRAF_SIZES\(X\)((?: X\(\d+\))+)", text)
+    if not found:
+        raise ValueError("counters.h: BPTRAF_SIZES is missing")
+    return tuple(int(n) for n in re.findall(r"X\((\d+)\)", found.group(1)))
+
+
+def size_labels() -> tuple[str, ...]:
+    """`0-64`, `65-127`, ..., `1519+`: one per bucket, the jumbo bucket last."""
+    bounds = size_bounds()
+    lows = (0, *(b + 1 for b in bounds))
+    return tuple(f"{lo}-{hi}" for lo, hi in zip(lows, bounds)) + (f"{bounds[-1] + 1}+",)
+
+
 def dropping() -> tuple[Counter, ...]:
     """The drop program counts only the total."""
     return counting()[:1]

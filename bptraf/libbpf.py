@@ -148,3 +148,58 @@ def test_run_xdp(
     so.bpf_prog_test_run_opts.argtypes = [ctypes.c_int, ctypes.POINTER(_TestRunOpts)]
     _check(so.bpf_prog_test_run_opts(prog_fd, ctypes.byref(opts)), "test run")
     return opts.retval, opts.duration
+
+
+class _BatchOpts(ctypes.Structure):
+    _fields_ = [("sz", ctypes.c_size_t), ("elem_flags", ctypes.c_uint64), ("flags", ctypes.c_uint64)]
+
+
+def map_dump(map_fd: int, key_size: int, value_size: int, max_entries: int) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) of a hash map, with batch lookups; value as the kernel copies it out
+    (for per-CPU maps, every possible CPU's copy back to back)."""
+    so = lib()
+    so.bpf_map_lookup_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                        ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(_BatchOpts)]  # fmt: skip
+    chunk = max(1, min(max_entries, 4096))
+    keys = ctypes.create_string_buffer(key_size * chunk)
+    values = ctypes.create_string_buffer(value_size * chunk)
+    token_in = ctypes.create_string_buffer(max(key_size, 8))
+    token_out = ctypes.create_string_buffer(max(key_size, 8))
+    opts = _BatchOpts(ctypes.sizeof(_BatchOpts), 0, 0)
+    out: list[tuple[bytes, bytes]] = []
+    first = True
+    while True:
+        count = ctypes.c_uint32(chunk)
+        ret = so.bpf_map_lookup_batch(
+            map_fd, None if first else token_in, token_out, keys, values, ctypes.byref(count), ctypes.byref(opts)
+        )
+        err = -ret if ret < 0 else 0
+        if ret < 0 and ret == -1:
+            err = ctypes.get_errno()
+        if err and err != errno.ENOENT:
+            raise LibbpfError(err, f"map batch read: {os.strerror(err)}")
+        raw_k, raw_v = keys.raw, values.raw
+        out.extend(
+            (raw_k[i * key_size : (i + 1) * key_size], raw_v[i * value_size : (i + 1) * value_size])
+            for i in range(count.value)
+        )
+        if err == errno.ENOENT:
+            return out
+        ctypes.memmove(token_in, token_out, len(token_in))
+        first = False
+
+
+def map_delete(map_fd: int, key: bytes) -> None:
+    buf = ctypes.create_string_buffer(key, len(key))
+    so = lib()
+    so.bpf_map_delete_elem.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    ret = so.bpf_map_delete_elem(map_fd, buf)
+    if ret < 0 and -ret != errno.ENOENT:
+        _check(ret, "map delete")
+
+
+def map_set_u32(map_fd: int, key: int, value: int) -> None:
+    so = lib()
+    so.bpf_map_update_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
+    k, v = ctypes.c_uint32(key), ctypes.c_uint32(value)
+    _check(so.bpf_map_update_elem(map_fd, ctypes.byref(k), ctypes.byref(v), 0), "map update")

@@ -18,13 +18,17 @@ from bptraf.errors import BptrafError
 _TIMEOUT_S = 120
 
 
-def load(action: str, nifaces: int) -> tuple[list[int], int]:
-    """(program fds by slot, counters map fd), owned by the caller from now on."""
+def load(action: str, nifaces: int, flows_max: int) -> tuple[list[int], dict[str, int]]:
+    """(program fds by slot, map fds by role), owned by the caller from now on."""
+    from bptraf.bpf import MAP_ROLES
+
+    roles = MAP_ROLES[action]
+    nfds = nifaces + len(roles)
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     with parent:
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bptraf.loader", action, str(nifaces), str(child.fileno())],
+                [sys.executable, "-m", "bptraf.loader", action, str(nifaces), str(flows_max), str(child.fileno())],
                 pass_fds=(child.fileno(),),
                 stdin=subprocess.DEVNULL,
             )
@@ -32,7 +36,7 @@ def load(action: str, nifaces: int) -> tuple[list[int], int]:
             child.close()
         parent.settimeout(_TIMEOUT_S)
         try:
-            msg, fds, _flags, _addr = socket.recv_fds(parent, 65536, nifaces + 1)
+            msg, fds, _flags, _addr = socket.recv_fds(parent, 65536, nfds)
         except (socket.timeout, OSError) as exc:
             proc.kill()
             raise BptrafError(f"the program loader did not answer: {exc}") from None
@@ -43,27 +47,28 @@ def load(action: str, nifaces: int) -> tuple[list[int], int]:
         for fd in fds:
             os.close(fd)
         raise BptrafError(reply["error"])
-    if len(fds) != nifaces + 1:
-        raise BptrafError(f"the program loader sent {len(fds)} fds, not {nifaces + 1}")
-    return fds[:-1], fds[-1]
+    if len(fds) != nfds:
+        raise BptrafError(f"the program loader sent {len(fds)} fds, not {nfds}")
+    return fds[:nifaces], dict(zip(roles, fds[nifaces:]))
 
 
-def _child(action: str, nifaces: int, sock_fd: int) -> int:
-    from bptraf.bpf import import_bcc, load_programs
+def _child(action: str, nifaces: int, flows_max: int, sock_fd: int) -> int:
+    from bptraf.bpf import MAP_ROLES, import_bcc, load_programs
 
     with socket.socket(fileno=sock_fd) as sock:
         try:
-            bpf, prog_fds, map_fd = load_programs(import_bcc(), action, nifaces)
+            bpf, prog_fds, maps = load_programs(import_bcc(), action, nifaces, flows_max)
         except BptrafError as exc:
             sock.send(json.dumps({"error": str(exc)}).encode())
             return 1
-        socket.send_fds(sock, [json.dumps({"ok": True}).encode()], [*prog_fds, map_fd])
+        map_fds = [maps[role] for role in MAP_ROLES[action]]
+        socket.send_fds(sock, [json.dumps({"ok": True}).encode()], [*prog_fds, *map_fds])
         bpf.cleanup()  # closes this process's copies only; the parent's keep everything alive
     return 0
 
 
 if __name__ == "__main__":
     try:
-        raise SystemExit(_child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+        raise SystemExit(_child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])))
     except KeyboardInterrupt:
         raise SystemExit(130) from None

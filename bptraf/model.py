@@ -17,6 +17,7 @@ class Attachment:
     action: str  # "pass" | "drop"
     counters: tuple[Counter, ...]
     via: str = "link"  # "link" | "netlink"
+    sizes: tuple[str, ...] = ()  # frame-size bucket labels, where the program keeps the histogram
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class Snapshot:
     bytes: tuple[int, ...]
     cpu_packets: tuple[int, ...]  # the `all` counter, per possible CPU
     cpu_bytes: tuple[int, ...]
+    sizes: tuple[int, ...] = ()  # packets per frame-size bucket (counting program only)
 
     @classmethod
-    def zero(cls, ts_ns: int, ncounters: int, ncpus: int) -> Snapshot:
-        return cls(ts_ns, (0,) * ncounters, (0,) * ncounters, (0,) * ncpus, (0,) * ncpus)
+    def zero(cls, ts_ns: int, ncounters: int, ncpus: int, nsizes: int = 0) -> Snapshot:
+        return cls(ts_ns, (0,) * ncounters, (0,) * ncounters, (0,) * ncpus, (0,) * ncpus, (0,) * nsizes)

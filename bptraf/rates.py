@@ -18,6 +18,7 @@ class Rates:
     bps: tuple[float, ...]  # bits per second
     cpu_pps: tuple[float, ...]
     cpu_bps: tuple[float, ...]
+    sizes: tuple[int, ...] = ()  # packets per frame-size bucket in the interval
 
 
 def delta(prev: int, cur: int) -> int:
@@ -52,4 +53,5 @@ def compute(prev: Snapshot, cur: Snapshot) -> Rates:
         bps=_per_second(nbytes, period_s, 8),
         cpu_pps=_per_second(cpu_packets, period_s),
         cpu_bps=_per_second(cpu_bytes, period_s, 8),
+        sizes=_deltas(prev.sizes, cur.sizes),
     )

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from bptraf import flows
 from bptraf.errors import InterfaceGone
+from bptraf.flows import Flow, FlowRate
 from bptraf.model import Attachment, Snapshot
 from bptraf.rates import Rates, compute
 
@@ -29,6 +31,7 @@ class Sample:
     time: float  # seconds since the epoch, when the interval ended
     rates: tuple[Rates, ...]
     totals: tuple[Snapshot, ...]
+    flows: tuple[tuple[FlowRate, ...], ...] | None = None  # per attachment, when flows are on
 
 
 class Sampler:
@@ -38,12 +41,22 @@ class Sampler:
         self.source = source
         self._wall = wall
         self._prev = source.zero()
+        self._prev_flows: dict[tuple, Flow] = {}
 
     def sample(self) -> Sample:
         cur = self.source.read()
         rates = tuple(compute(p, c) for p, c in zip(self._prev, cur))
         self._prev = cur
-        return Sample(self._wall(), rates, cur)
+        per_iface = None
+        if getattr(self.source, "flows_on", False):
+            found = self.source.read_flows()
+            period = rates[0].period_s if rates else 0.0
+            flow_rates = flows.rates(self._prev_flows, found, period)
+            self._prev_flows = {f.key: f for f in found}
+            per_iface = tuple(tuple(r for r in flow_rates if r.flow.slot == i) for i in range(len(cur)))
+        else:
+            self._prev_flows = {}
+        return Sample(self._wall(), rates, cur, per_iface)
 
     def check(self) -> None:
         """Raise InterfaceGone if a watched interface was removed."""

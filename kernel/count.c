@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * bptraf: count every received frame by protocol, then pass it on.
+ * bptraf: count every received frame by protocol and size, then pass it on.
  *
  * Every frame counts in `all` and in exactly one L3 class; IPv4 and IPv6
  * frames also count in exactly one L4 class; frames with one or two VLAN
@@ -11,14 +11,22 @@
  * IPv4 and IPv6 are classed by their protocol / last next-header field once
  * the L3 header (with IPv4 options, with IPv6 extension headers) is whole,
  * so non-first fragments, which carry no L4 header, keep their protocol.
+ *
+ * When userspace switches flows on (bptraf_config[0]), IPv4 and IPv6 frames
+ * are also summed per flow in an LRU hash; switched off, that costs one
+ * array lookup per IP frame.
  */
 #include "counters.h"
 #include "proto.h"
 
 /* IPv6 extension headers walked before giving up (RFC 8200 order has at most 6). */
 #define BPTRAF_IPV6_EXT_MAX 6
+/* Returned by the L3 parsers when the header is cut short. */
+#define BPTRAF_TRUNCATED -1
 
 BPF_PERCPU_ARRAY(bptraf_stats, struct bptraf_stats, BPTRAF_NIFACES);
+BPF_TABLE("lru_percpu_hash", struct bptraf_flow_key, struct bptraf_flow, bptraf_flows, BPTRAF_FLOWS_MAX);
+BPF_ARRAY(bptraf_config, __u32, 1);
 
 static __always_inline void add(struct bptraf_stats *s, int i, __u64 len)
 {
@@ -26,7 +34,7 @@ static __always_inline void add(struct bptraf_stats *s, int i, __u64 len)
 	s->c[i].bytes += len;
 }
 
-static __always_inline int l4_class(__u8 proto)
+static __always_inline int l4_class(int proto)
 {
 	switch (proto) {
 	case BPTRAF_IPPROTO_TCP:	return BPTRAF_C_TCP;
@@ -34,24 +42,27 @@ static __always_inline int l4_class(__u8 proto)
 	case BPTRAF_IPPROTO_ICMP:	return BPTRAF_C_ICMP;
 	case BPTRAF_IPPROTO_ICMPV6:	return BPTRAF_C_ICMPV6;
 	case BPTRAF_IPPROTO_SCTP:	return BPTRAF_C_SCTP;
-	default:		return BPTRAF_C_L4_OTHER;
+	default:			return BPTRAF_C_L4_OTHER;
 	}
 }
 
-static __always_inline int ipv4_class(void *l3, void *end)
+/* The IPv4 protocol, or BPTRAF_TRUNCATED; *l4 is the L4 header of a first (or only) fragment, else NULL. */
+static __always_inline int ipv4_proto(void *l3, void *end, void **l4)
 {
 	struct bptraf_ipv4 *ip = l3;
 	__u32 ihl;
 
 	if ((void *)(ip + 1) > end)
-		return BPTRAF_C_L4_OTHER;
+		return BPTRAF_TRUNCATED;
 	ihl = ip->ver_ihl & 0x0f;
 	if (ihl < 5 || l3 + ihl * 4 > end)
-		return BPTRAF_C_L4_OTHER;
-	return l4_class(ip->protocol);
+		return BPTRAF_TRUNCATED;
+	*l4 = ip->frag_off & bpf_htons(0x1fff) ? NULL : l3 + ihl * 4;
+	return ip->protocol;
 }
 
-static __always_inline int ipv6_class(void *l3, void *end)
+/* The protocol after IPv6's extension headers, or BPTRAF_TRUNCATED; *l4 as for IPv4. */
+static __always_inline int ipv6_proto(void *l3, void *end, void **l4)
 {
 	struct bptraf_ipv6 *ip6 = l3;
 	struct bptraf_ipv6_ext *ext;
@@ -59,8 +70,9 @@ static __always_inline int ipv6_class(void *l3, void *end)
 	__u8 nh;
 
 	if (cur > end)
-		return BPTRAF_C_L4_OTHER;
+		return BPTRAF_TRUNCATED;
 	nh = ip6->nexthdr;
+	*l4 = NULL;
 
 #pragma unroll
 	for (int i = 0; i < BPTRAF_IPV6_EXT_MAX; i++) {
@@ -69,15 +81,95 @@ static __always_inline int ipv6_class(void *l3, void *end)
 			break;
 		ext = cur;
 		if ((void *)(ext + 1) > end)
-			return BPTRAF_C_L4_OTHER;
-		/* The fragment header is 8 bytes; its second byte is reserved. */
-		cur += nh == BPTRAF_IPPROTO_FRAGMENT ? 8 : (ext->hdrlen + 1) * 8;
+			return BPTRAF_TRUNCATED;
+		if (nh == BPTRAF_IPPROTO_FRAGMENT) {
+			/* 8 bytes; a non-first fragment has no L4 header to read ports from. */
+			if ((void *)ext + 4 > end)
+				return BPTRAF_TRUNCATED;
+			if (*(__be16 *)((void *)ext + 2) & bpf_htons(0xfff8))
+				return ext->nexthdr;
+			cur += 8;
+		} else {
+			cur += (ext->hdrlen + 1) * 8;
+		}
 		nh = ext->nexthdr;
 		if (cur > end)
-			return BPTRAF_C_L4_OTHER;
+			return BPTRAF_TRUNCATED;
 	}
-	return l4_class(nh);
+	*l4 = cur;
+	return nh;
 }
+
+static __always_inline int flows_on(void)
+{
+	__u32 zero = 0;
+	__u32 *on = bptraf_config.lookup(&zero);
+
+	return on && *on;
+}
+
+static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end, int v6, int proto, __u64 len)
+{
+	struct bptraf_flow_key key = {};
+	struct bptraf_flow *f;
+	__u64 now;
+
+	if (v6) {
+		struct bptraf_ipv6 *ip6 = l3;
+
+		if ((void *)(ip6 + 1) > end)
+			return;
+		__builtin_memcpy(key.src, ip6->saddr, 16);
+		__builtin_memcpy(key.dst, ip6->daddr, 16);
+	} else {
+		struct bptraf_ipv4 *ip = l3;
+
+		if ((void *)(ip + 1) > end)
+			return;
+		key.src[10] = key.src[11] = key.dst[10] = key.dst[11] = 0xff;
+		__builtin_memcpy(&key.src[12], &ip->saddr, 4);
+		__builtin_memcpy(&key.dst[12], &ip->daddr, 4);
+	}
+	key.proto = proto;
+	key.slot = slot;
+	if (l4 && l4 + 4 <= end &&
+	    (proto == BPTRAF_IPPROTO_TCP || proto == BPTRAF_IPPROTO_UDP || proto == BPTRAF_IPPROTO_SCTP)) {
+		key.sport = *(__be16 *)l4;
+		key.dport = *(__be16 *)(l4 + 2);
+	}
+
+	now = bpf_ktime_get_coarse_ns();
+	f = bptraf_flows.lookup(&key);
+	if (f) {
+		/* Another CPU may have created the entry: this CPU's value then starts at zero. */
+		if (!f->first_ns)
+			f->first_ns = now;
+		f->packets++;
+		f->bytes += len;
+		f->last_ns = now;
+	} else {
+		struct bptraf_flow fresh = { .packets = 1, .bytes = len, .first_ns = now, .last_ns = now };
+
+		bptraf_flows.update(&key, &fresh);
+	}
+}
+
+static __always_inline void count_ip(struct bptraf_stats *s, __u32 slot, void *l3, void *end, int v6, __u64 len)
+{
+	void *l4 = NULL;
+	int proto = v6 ? ipv6_proto(l3, end, &l4) : ipv4_proto(l3, end, &l4);
+
+	add(s, v6 ? BPTRAF_C_IPV6 : BPTRAF_C_IPV4, len);
+	if (proto == BPTRAF_TRUNCATED) {
+		add(s, BPTRAF_C_L4_OTHER, len);
+		return;
+	}
+	add(s, l4_class(proto), len);
+	if (flows_on())
+		track_flow(slot, l3, l4, end, v6, proto, len);
+}
+
+#define BPTRAF_BUCKET(max) + (len > max)
 
 static __always_inline int count(struct xdp_md *ctx, __u32 slot)
 {
@@ -92,6 +184,8 @@ static __always_inline int count(struct xdp_md *ctx, __u32 slot)
 	if (!s)
 		return XDP_PASS;
 	add(s, BPTRAF_C_ALL, len);
+	/* The bucket index is a sum of comparisons: no branches. */
+	s->sizes[0 BPTRAF_SIZES(BPTRAF_BUCKET)]++;
 	if (l3 > end) {
 		add(s, BPTRAF_C_L3_OTHER, len);
 		return XDP_PASS;
@@ -118,12 +212,10 @@ static __always_inline int count(struct xdp_md *ctx, __u32 slot)
 
 	switch (bpf_ntohs(proto)) {
 	case BPTRAF_ETH_P_IP:
-		add(s, BPTRAF_C_IPV4, len);
-		add(s, ipv4_class(l3, end), len);
+		count_ip(s, slot, l3, end, 0, len);
 		break;
 	case BPTRAF_ETH_P_IPV6:
-		add(s, BPTRAF_C_IPV6, len);
-		add(s, ipv6_class(l3, end), len);
+		count_ip(s, slot, l3, end, 1, len);
 		break;
 	case BPTRAF_ETH_P_ARP:
 		add(s, BPTRAF_C_ARP, len);

@@ -36,10 +36,45 @@ struct bptraf_count {
 	__u64 bytes;
 };
 
+/*
+ * Frame-size histogram (packets): the upper bound of every bucket but the
+ * last, which holds the larger (jumbo) frames. bptraf/counters.py parses it.
+ */
+#define BPTRAF_SIZES(X) X(64) X(127) X(255) X(511) X(1023) X(1518)
+#define BPTRAF_ONE(max) + 1
+#define BPTRAF_NSIZES (1 BPTRAF_SIZES(BPTRAF_ONE))
+
 /* The counting program's map value: every counter, for one interface. */
 struct bptraf_stats {
 	struct bptraf_count c[BPTRAF_NCOUNTERS];
+	__u64 sizes[BPTRAF_NSIZES];
 };
+
+/*
+ * Top flows (pass mode, when switched on): per-CPU LRU hash entries keyed by
+ * addresses (IPv4 as ::ffff:a.b.c.d), ports (zero where the protocol has
+ * none, and in non-first fragments) and the L4 protocol.
+ */
+struct bptraf_flow_key {
+	__u8 src[16];
+	__u8 dst[16];
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 slot;		/* which watched interface */
+	__u8 pad[2];
+};
+
+struct bptraf_flow {
+	__u64 packets;
+	__u64 bytes;
+	__u64 first_ns;		/* CLOCK_MONOTONIC (coarse) */
+	__u64 last_ns;
+};
+
+#ifndef BPTRAF_FLOWS_MAX
+#define BPTRAF_FLOWS_MAX 16384
+#endif
 
 /* How many interfaces one run may watch: one program entry point per slot. */
 #define BPTRAF_MAX_IFACES 8

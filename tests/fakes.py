@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bptraf.counters import for_action
+from bptraf.counters import for_action, size_labels
+from bptraf.flows import Flow
 from bptraf.model import Attachment, Snapshot
 
 
 def attachment(iface: str = "eth0", action: str = "pass", mode: str = "native") -> Attachment:
-    return Attachment(iface, 2, mode, action, for_action(action))
+    return Attachment(iface, 2, mode, action, for_action(action), sizes=size_labels() if action == "pass" else ())
 
 
 class FakeSource:
@@ -19,6 +20,10 @@ class FakeSource:
         self.ncpus = ncpus
         self.reads = 0
         self.missing: tuple[str, ...] = ()
+        self.flows_available = all(a.action == "pass" for a in attachments)
+        self.flows_on = False
+        self.flow_script: list[list[Flow]] = []  # one list of cumulative flows per read_flows()
+        self.flow_reads = 0
 
     def _snap(self, a: Attachment, ts: int, totals: dict) -> Snapshot:
         pk = tuple(totals.get(c.name, (0, 0))[0] for c in a.counters)
@@ -26,10 +31,19 @@ class FakeSource:
         # Spread `all` over the CPUs, the first one taking the remainder, as RSS rarely balances.
         cpu_p = tuple(pk[0] // self.ncpus + (pk[0] % self.ncpus if i == 0 else 0) for i in range(self.ncpus))
         cpu_b = tuple(by[0] // self.ncpus + (by[0] % self.ncpus if i == 0 else 0) for i in range(self.ncpus))
-        return Snapshot(ts, pk, by, cpu_p, cpu_b)
+        sizes = tuple(totals.get("sizes", (0,) * len(a.sizes)))
+        return Snapshot(ts, pk, by, cpu_p, cpu_b, sizes)
 
     def zero(self) -> tuple[Snapshot, ...]:
-        return tuple(Snapshot.zero(0, len(a.counters), self.ncpus) for a in self.attachments)
+        return tuple(Snapshot.zero(0, len(a.counters), self.ncpus, len(a.sizes)) for a in self.attachments)
+
+    def set_flows(self, on: bool) -> None:
+        self.flows_on = on
+
+    def read_flows(self) -> list[Flow]:
+        found = self.flow_script[min(self.flow_reads, len(self.flow_script) - 1)] if self.flow_script else []
+        self.flow_reads += 1
+        return found
 
     def read(self) -> tuple[Snapshot, ...]:
         ts, per = self.script[min(self.reads, len(self.script) - 1)]

@@ -103,3 +103,16 @@ def mix() -> tuple[list[bytes], dict[str, tuple[int, int]]]:
             e[0] += i + 1
             e[1] += (i + 1) * len(k.frame)
     return frames, {c: (p, b) for c, (p, b) in expected.items()}
+
+
+def udp(sport: int, dport: int, payload: int = 18) -> bytes:
+    return struct.pack("!HHHH", sport, dport, 8 + payload, 0) + bytes(payload)
+
+
+def tcp(sport: int, dport: int, payload: int = 0) -> bytes:
+    return struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 5 << 4, 0x18, 1024, 0, 0) + bytes(payload)
+
+
+def padded(frame: bytes, size: int) -> bytes:
+    """The frame grown to `size` bytes with trailing zeros (beyond what its headers announce)."""
+    return frame + bytes(size - len(frame))

@@ -10,7 +10,7 @@ import asyncio
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual import on, work
@@ -23,10 +23,12 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Sparkline, Static, TabbedContent, TabPane
 
 from bptraf.errors import BptrafError, InterfaceGone
+from bptraf.flows import GROUPS, SORT_KEYS, group, top
 from bptraf.sampler import Sample, Sampler, Source
 from bptraf.tui.board import Board, NicCounters
 from bptraf.tui.sysinfo import SystemInfo
 from bptraf.units import rate, si
+from bptraf.writers import endpoint
 
 INTERVALS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 COLUMNS = ("counter", "pps", "bps", "share", "peak pps", "avg pps", "packets", "bytes")
@@ -38,9 +40,23 @@ KEYS = """\
  r           reset peaks, averages and totals shown
  + / -       longer / shorter interval
  b           bits or bytes per second
+ f           count per flow, on or off (pass mode)
+ s / g       sort flows by bps, pps, total / group by flow, source, destination, port
  ↑ / ↓       pick the row plotted under `all`
  tab, 1-9    switch interface
  ?           this help"""
+
+
+def _bars(title: str, labels: Sequence[str], values: Sequence[float], unit: str, width: int = 12) -> str:
+    """A title line, then one bar per value scaled to the largest."""
+    peak = max(values, default=0.0) or 1.0
+    wide = max((len(label) for label in labels), default=0) + 1
+    lines = [title]
+    for label, value in zip(labels, values):
+        filled = round(value / peak * width)
+        shown = rate(value, unit) if unit else si(value)
+        lines.append(f"{label:<{wide}}[green]{'█' * filled}[/green][dim]{'░' * (width - filled)}[/dim] {shown}")
+    return "\n".join(lines)
 
 
 def _cell(value: float) -> Text:
@@ -91,10 +107,16 @@ class IfacePanel(VerticalScroll):
                 yield Sparkline([], summary_function=max, classes="sel-bps")
             with Vertical(classes="side"):
                 yield Readout(classes="cpus")
+                yield Readout(classes="sizes")
                 yield Readout(classes="kernel")
+        yield Readout(classes="flows-title")
+        yield DataTable(cursor_type="none", zebra_stripes=True, classes="flows")
 
     def on_mount(self) -> None:
         self.query_one(".cpus", Readout).styles.height = self.board.ncpus + 1
+        sizes = self.board.attachment.sizes
+        self.query_one(".sizes", Readout).styles.height = len(sizes) + 1
+        self.query_one(".sizes", Readout).display = bool(sizes)
         table = self.query_one(DataTable)
         for col, width in zip(COLUMNS, WIDTHS):
             table.add_column(col if col == "counter" else Text(col, justify="right"), key=col, width=width)
@@ -148,19 +170,54 @@ class IfacePanel(VerticalScroll):
             # A fixed window, padded on the left, so time always runs at the same speed across the plot.
             self.query_one(cls, Sparkline).data = [0.0] * (PLOT_POINTS - len(history)) + list(history)[-PLOT_POINTS:]
         self.query_one(".cpus", Readout).update(self._cpus())
+        if b.attachment.sizes:
+            self.query_one(".sizes", Readout).update(self._sizes())
         self.query_one(".kernel", Readout).update(self._kernel(bytes_mode))
 
     def _cpus(self) -> str:
         cpu_pps = self.board.last.cpu_pps if self.board.last else ()
-        top = max(cpu_pps, default=0.0) or 1.0
-        width = 12
-        lines = ["[b]per CPU[/b] (XDP, pps)"]
-        for cpu, pps in enumerate(cpu_pps):
-            filled = round(pps / top * width)
-            lines.append(
-                f"cpu{cpu:<3}[green]{'█' * filled}[/green][dim]{'░' * (width - filled)}[/dim] {rate(pps, 'pps')}"
-            )
-        return "\n".join(lines)
+        return _bars("[b]per CPU[/b] (XDP, pps)", [f"cpu{i}" for i in range(len(cpu_pps))], cpu_pps, "pps")
+
+    def _sizes(self) -> str:
+        counts = (
+            self.board.last.sizes
+            if self.board.last and self.board.last.sizes
+            else (0,) * len(self.board.attachment.sizes)
+        )
+        return _bars("[b]frame sizes[/b] (packets)", self.board.attachment.sizes, counts, "")
+
+    def refresh_flows(self, sort: str, grouping: str, top_n: int, state: str) -> None:
+        """The flows table: the biggest flows, or flows summed by host or port."""
+        title = self.query_one(".flows-title", Readout)
+        table = self.query_one(".flows", DataTable)
+        flows = self.board.flows
+        if flows is None:
+            title.update(f"[b]flows[/b] {state}")
+            table.display = False
+            return
+        table.display = True
+        title.update(f"[b]flows[/b] by {grouping}, sorted by {sort} (f off, s sort, g group)  {len(flows)} active")
+        if grouping == "flow":
+            rows = [
+                (r.flow.proto_name, endpoint(r.flow.src, r.flow.sport), endpoint(r.flow.dst, r.flow.dport),
+                 si(r.pps), si(r.bps), si(r.flow.bytes))
+                for r in top(flows, top_n, sort)
+            ]  # fmt: skip
+            columns = ("proto", "source", "destination", "pps", "bps", "bytes")
+        else:
+            keyfn = {"bps": lambda g: g.bps, "pps": lambda g: g.pps, "total": lambda g: g.total_bytes}[sort]
+            groups = sorted(group(flows, grouping), key=lambda g: (-keyfn(g), g.name))[:top_n]
+            rows = [(g.name, str(g.flows), si(g.pps), si(g.bps), si(g.total_bytes)) for g in groups]
+            columns = (grouping, "flows", "pps", "bps", "bytes")
+        if tuple(str(c.label) for c in table.columns.values()) != columns:
+            table.clear(columns=True)
+            for col in columns:
+                table.add_column(
+                    col if col in ("proto", "source", "destination", grouping) else Text(col, justify="right"), key=col
+                )
+        table.clear()
+        for row in rows:
+            table.add_row(*row[: len(columns) - 3], *(Text(v, justify="right") for v in row[len(columns) - 3 :]))
 
     def _kernel(self, bytes_mode: bool) -> str:
         n = self.board.nic
@@ -190,6 +247,9 @@ class BptrafApp(App[None]):
         Binding("plus,equals_sign", "interval(1)", "+interval"),
         Binding("minus", "interval(-1)", "-interval"),
         Binding("b", "bytes", "bits/bytes"),
+        Binding("f", "flows", "flows"),
+        Binding("s", "flow_sort", "sort", show=False),
+        Binding("g", "flow_group", "group", show=False),
         Binding("tab", "next_iface", "next iface", priority=True),
         Binding("question_mark", "help", "help"),
         *(Binding(str(n), f"iface({n - 1})", show=False) for n in range(1, 10)),
@@ -205,6 +265,7 @@ class BptrafApp(App[None]):
         wall: Callable[[], float] = time.time,
         autostart: bool = True,
         min_frame_s: float = 0.25,
+        top_n: int = 10,
     ) -> None:
         super().__init__()
         self.source = source
@@ -219,6 +280,9 @@ class BptrafApp(App[None]):
         self.boards = [Board(a, ncpus) for a in source.attachments]
         self.paused = False
         self.bytes_mode = False
+        self.top_n = top_n
+        self.flow_sort = SORT_KEYS[0]
+        self.flow_group = GROUPS[0]
         self.samples = 0
         self.error: BptrafError | None = None
         self._min_frame_s = min_frame_s
@@ -306,8 +370,9 @@ class BptrafApp(App[None]):
 
     def ingest(self, sample: Sample, nic: dict[str, NicCounters] | None = None) -> None:
         """Take one interval; the boards always count, the screen only redraws when not paused."""
-        for board, rates in zip(self.boards, sample.rates):
+        for i, (board, rates) in enumerate(zip(self.boards, sample.rates)):
             board.add(rates)
+            board.flows = sample.flows[i] if sample.flows is not None else None
         self.ingest_nic(nic or {})
         self.samples += 1
         if not self.paused:
@@ -336,8 +401,15 @@ class BptrafApp(App[None]):
         self._last_draw = time.monotonic()
         active = self.query_one(TabbedContent).active or "if0"
         # Only the visible interface is drawn; switching tabs draws the newly shown one.
-        self.query_one(f"#panel{active[2:]}", IfacePanel).refresh_view(self.bytes_mode)
+        panel = self.query_one(f"#panel{active[2:]}", IfacePanel)
+        panel.refresh_view(self.bytes_mode)
+        panel.refresh_flows(self.flow_sort, self.flow_group, self.top_n, self._flows_state())
         self._show_info()
+
+    def _flows_state(self) -> str:
+        if not getattr(self.source, "flows_available", False):
+            return "not available in drop mode"
+        return "on: waiting for the next interval" if self.source.flows_on else "off: press f to count per flow"
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self) -> None:
@@ -382,12 +454,29 @@ class BptrafApp(App[None]):
         active = self.query_one(TabbedContent).active or "if0"
         self.action_iface((int(active[2:]) + 1) % len(self.boards))
 
+    def action_flows(self) -> None:
+        if not getattr(self.source, "flows_available", False):
+            self.notify("-d counts totals only: no flows", severity="warning")
+            return
+        on = not self.source.flows_on
+        # Switching off empties the flow map: a burst of syscalls, so not on the UI loop.
+        self.run_worker(lambda: self.source.set_flows(on), thread=True, group="flows")
+        self.notify("flows on" if on else "flows off")
+
+    def action_flow_sort(self) -> None:
+        self.flow_sort = SORT_KEYS[(SORT_KEYS.index(self.flow_sort) + 1) % len(SORT_KEYS)]
+        self._redraw()
+
+    def action_flow_group(self) -> None:
+        self.flow_group = GROUPS[(GROUPS.index(self.flow_group) + 1) % len(GROUPS)]
+        self._redraw()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
 
-def run_tui(source: Source, interval: float, count: int | None) -> None:
-    app = BptrafApp(source, interval, count)
+def run_tui(source: Source, interval: float, count: int | None, top_n: int = 10) -> None:
+    app = BptrafApp(source, interval, count, top_n=top_n)
     app.run()
     if app.error is not None:
         raise app.error

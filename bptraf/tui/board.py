@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+from bptraf.flows import FlowRate
 from bptraf.model import Attachment
 from bptraf.rates import Rates, delta
 
@@ -64,6 +65,7 @@ class Board:
         self.ncpus = ncpus
         n = len(attachment.counters)
         self.last: Rates | None = None
+        self.flows: tuple[FlowRate, ...] | None = None  # the last interval's flows, when counted
         self.nic: NicRates | None = None
         self._nic_prev: NicCounters | None = None
         self.pps_history = [deque(maxlen=history) for _ in range(n)]
