@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import testrun, traffic, userspace
+from bench import flowbench, testrun, traffic, userspace
 from bench.report import render
 from bench.testbed import Testbed
 from bptraf.cli import versions
@@ -74,6 +74,8 @@ def main() -> None:
         }
         print("bench: test runs", flush=True)
         results["test_run_ns"] = testrun.measure()
+        print("bench: flow table", flush=True)
+        results["flow_table"] = flowbench.measure()
         print("bench: userspace", flush=True)
         results["userspace"] = {
             f"{form} -i {interval:g}": userspace.cpu_percent(tb.rx, form, interval, 10.0 if interval >= 1 else 5.0)

@@ -216,17 +216,12 @@ class BpfSource:
 
     def read_flows(self) -> list[flows.Flow]:
         """Every flow's totals; flows idle for longer than flows_idle_s are deleted instead."""
-        entries = self._dump_flows()
+        found = flows.decode_dump(self._dump_flows())
         now = time.clock_gettime_ns(CLOCK_MONOTONIC_COARSE)  # the clock bpf_ktime_get_coarse_ns reads
-        size = flows.VALUE.size
-        out = []
-        for key, value in entries:
-            f = flows.decode(key, [value[i * size : (i + 1) * size] for i in range(self._ncpus)])
-            if now - f.last_ns > self._flows_idle_ns:
-                libbpf.map_delete(self._maps["flows"], key)
-            else:
-                out.append(f)
-        return out
+        idle = [f for f in found if now - f.last_ns > self._flows_idle_ns]
+        for f in idle:
+            libbpf.map_delete(self._maps["flows"], flows.encode_key(f))
+        return [f for f in found if now - f.last_ns <= self._flows_idle_ns]
 
     def gone(self) -> tuple[str, ...]:
         """Watched interfaces that no longer exist (the kernel detached their programs)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # struct bptraf_flow_key and struct bptraf_flow in kernel/counters.h
@@ -50,28 +50,53 @@ class FlowRate:
     bps: float
 
 
+_ADDRESSES: dict[bytes, str] = {}
+
+
 def address(raw: bytes) -> str:
-    ip = ipaddress.IPv6Address(raw)
-    return str(ip.ipv4_mapped) if ip.ipv4_mapped else str(ip)
+    """An address as text; cached, since a table holds the same hosts many times over."""
+    text = _ADDRESSES.get(raw)
+    if text is None:
+        if len(_ADDRESSES) > 65536:
+            _ADDRESSES.clear()
+        ip = ipaddress.IPv6Address(raw)
+        text = _ADDRESSES[raw] = str(ip.ipv4_mapped) if ip.ipv4_mapped else str(ip)
+    return text
 
 
-def decode(key: bytes, per_cpu_values: Sequence[bytes]) -> Flow:
-    """A map entry: the key, and its value on every possible CPU (CPUs that never saw it hold zeros)."""
+def decode(key: bytes, values: bytes) -> Flow:
+    """A map entry: the key, and its value on every possible CPU back to back (CPUs that never saw
+    the flow hold zeros)."""
     src, dst, sport, dport, proto, slot = KEY.unpack(key)
-    packets = nbytes = last = 0
-    first = 0
-    for raw in per_cpu_values:
-        p, b, f, la = VALUE.unpack(raw)
+    packets = nbytes = last = first = 0
+    for p, b, f, la in VALUE.iter_unpack(values):
         packets += p
         nbytes += b
         if f and (not first or f < first):
             first = f
-        last = max(last, la)
+        if la > last:
+            last = la
     return Flow(slot, proto, address(src), _port(sport), address(dst), _port(dport), packets, nbytes, first, last)
 
 
+def decode_dump(entries: Iterable[tuple[bytes, bytes]]) -> list[Flow]:
+    """Every (key, all CPUs' values) pair of a flow-map dump, decoded."""
+    return [decode(key, value) for key, value in entries]
+
+
 def _port(be16: int) -> int:
+    """A port as the map holds it (network order, read natively) to a number, and back: a byte swap."""
     return int.from_bytes(be16.to_bytes(2, "little"), "big")
+
+
+def encode_key(f: Flow) -> bytes:
+    """The map key of a decoded flow (to delete it)."""
+    return KEY.pack(_packed(f.src), _packed(f.dst), _port(f.sport), _port(f.dport), f.proto, f.slot)
+
+
+def _packed(addr: str) -> bytes:
+    ip = ipaddress.ip_address(addr)
+    return (ipaddress.IPv6Address(f"::ffff:{ip}") if ip.version == 4 else ip).packed
 
 
 def rates(prev: dict[tuple, Flow], cur: Iterable[Flow], period_s: float) -> list[FlowRate]:

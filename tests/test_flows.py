@@ -19,7 +19,7 @@ V4 = lambda a: bytes(10) + b"\xff\xff" + bytes(a)  # noqa: E731
 
 def test_decode_sums_cpus_and_maps_ipv4():
     key = raw_key(V4([198, 18, 0, 2]), V4([198, 18, 0, 1]), 4000, 53, 17, slot=1)
-    values = [flows.VALUE.pack(3, 300, 50, 90), flows.VALUE.pack(0, 0, 0, 0), flows.VALUE.pack(2, 200, 40, 70)]
+    values = flows.VALUE.pack(3, 300, 50, 90) + flows.VALUE.pack(0, 0, 0, 0) + flows.VALUE.pack(2, 200, 40, 70)
     f = flows.decode(key, values)
     assert (f.slot, f.proto_name, f.src, f.sport, f.dst, f.dport) == (1, "udp", "198.18.0.2", 4000, "198.18.0.1", 53)
     assert (f.packets, f.bytes, f.first_ns, f.last_ns) == (5, 500, 40, 90)
@@ -27,9 +27,9 @@ def test_decode_sums_cpus_and_maps_ipv4():
 
 def test_decode_ipv6():
     src = bytes.fromhex("fd000000000000000000000000000002")
-    f = flows.decode(raw_key(src, src, 0, 0, 58), [flows.VALUE.pack(1, 90, 1, 1)])
+    f = flows.decode(raw_key(src, src, 0, 0, 58), flows.VALUE.pack(1, 90, 1, 1))
     assert (f.src, f.proto_name, f.sport) == ("fd00::2", "icmpv6", 0)
-    assert flows.decode(raw_key(src, src, 0, 0, 47), [flows.VALUE.pack(1, 90, 1, 1)]).proto_name == "47"
+    assert flows.decode(raw_key(src, src, 0, 0, 47), flows.VALUE.pack(1, 90, 1, 1)).proto_name == "47"
 
 
 def flow(sport, packets, nbytes, src="198.18.0.2", dst="198.18.0.1", dport=53, proto=17):
@@ -78,3 +78,11 @@ def test_size_buckets_come_from_the_header():
 def test_key_layout_matches_the_c_struct():
     assert flows.KEY.size == 40 and flows.VALUE.size == 32
     assert struct.calcsize("=16s16sHHBB2x") == 40
+
+
+@pytest.mark.parametrize(
+    "src,dst", [(V4([198, 18, 0, 2]), V4([198, 18, 0, 1])), (bytes.fromhex("fd00" + "00" * 13 + "02"), bytes(16))]
+)
+def test_encode_key_round_trips(src, dst):
+    key = raw_key(src, dst, 4000, 53, 17, slot=3)
+    assert flows.encode_key(flows.decode(key, flows.VALUE.pack(1, 1, 1, 1))) == key

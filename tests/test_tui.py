@@ -234,3 +234,73 @@ def test_snapshot_drop_small(snap_compare):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(40, 10), run_before=run_before)
+
+
+def _flows(k):
+    """Two flows growing by k steps: a big UDP one and a small TCP one from another host."""
+    from bptraf.flows import Flow
+
+    return [
+        Flow(0, 17, "198.18.0.2", 4000, "198.18.0.1", 53, 1000 * k, 1_000_000 * k, 1, 2),
+        Flow(0, 6, "198.18.0.3", 33000, "198.18.0.1", 443, 10 * k, 5_000 * k, 1, 2),
+    ]
+
+
+async def test_flows_key_table_sort_and_group():
+    app, sampler = make_app()
+    app.source.flow_script = [_flows(k) for k in range(1, 10)]
+    async with app.run_test(size=(120, 60)) as pilot:
+        feed(app, sampler, 1)
+        await pilot.pause()
+        assert "off: press f" in text(app, "#panel0 .flows-title")
+        await pilot.press("f")
+        await pilot.pause(0.2)
+        assert app.source.flows_on
+        feed(app, sampler, 2)
+        await pilot.pause()
+        table = app.query_one("#panel0 .flows", DataTable)
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        assert rows == [
+            # pps and bps of the last interval, then total bytes since the flow was first seen
+            ["udp", "198.18.0.2:4000", "198.18.0.1:53", "1000", "8000 K", "2000 K"],
+            ["tcp", "198.18.0.3:33000", "198.18.0.1:443", "10", "40.00 K", "10.00 K"],
+        ]
+        await pilot.press("g")
+        await pilot.pause()
+        rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+        assert [r[:2] for r in rows] == [["198.18.0.2", "1"], ["198.18.0.3", "1"]]
+        await pilot.press("g", "g")
+        await pilot.pause()
+        assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == ["udp/53", "tcp/443"]
+        await pilot.press("s")
+        assert app.flow_sort == "pps"
+        await pilot.press("f")
+        await pilot.pause(0.2)
+        assert not app.source.flows_on
+
+
+async def test_flows_key_in_drop_mode_warns():
+    app, _ = make_app(action="drop")
+    async with app.run_test() as pilot:
+        await pilot.press("f")
+        assert not app.source.flows_on
+
+
+async def test_size_histogram_bars():
+    app, sampler = make_app()
+    steps = [
+        (
+            (i + 1) * 1_000_000_000,
+            [{"all": (10 * (i + 1), 1000 * (i + 1)), "sizes": (4 * (i + 1), 0, 6 * (i + 1), 0, 0, 0, 0)}],
+        )
+        for i in range(5)
+    ]
+    app.source.script = steps
+    async with app.run_test(size=(120, 60)) as pilot:
+        feed(app, sampler, 2, nic=False)
+        await pilot.pause()
+        bars = text(app, "#panel0 .sizes").splitlines()
+        assert bars[0] == "frame sizes (packets)"
+        assert bars[1].startswith("0-64") and bars[1].endswith(" 4")
+        assert bars[3].startswith("128-255") and bars[3].endswith(" 6")
+        assert bars[7].startswith("1519+") and bars[7].endswith(" 0")
