@@ -10,7 +10,7 @@ from pathlib import Path
 import bcc
 
 from bptraf import libbpf
-from bptraf.bpf import load_programs
+from bptraf.bpf import FLOWS, NONE, SIZES, load_programs
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL = Path(__file__).resolve().parent / "kernel"
@@ -46,13 +46,12 @@ def measure(repeat: int = 8_000_000, rounds: int = 5) -> dict:
     bare = bcc.BPF(src_file=str(KERNEL / "bare_drop.c").encode())
     drop_obj, drop_fds, _ = load_programs(bcc, "drop", 1)
     count_obj, count_fds, _ = load_programs(bcc, "pass", 1)
-    flows_obj, flows_fds, flows_maps = load_programs(bcc, "pass", 1)
-    libbpf.map_set_u32(flows_maps["config"], 0, 1)  # the same program with --flows switched on
     progs = {
         "bare XDP_DROP": bare.load_func(b"bench_bare_drop", bcc.BPF.XDP).fd,
-        "bptraf -d": drop_fds[0],
-        "bptraf": count_fds[0],
-        "bptraf --flows": flows_fds[0],
+        "bptraf -d": drop_fds[NONE][0],
+        "bptraf": count_fds[NONE][0],
+        "bptraf --sizes": count_fds[SIZES][0],
+        "bptraf --flows": count_fds[FLOWS][0],
     }
     frames = {k.name: k.frame for k in KINDS}
     out: dict[str, dict[str, float]] = {}
@@ -68,6 +67,6 @@ def measure(repeat: int = 8_000_000, rounds: int = 5) -> dict:
             out[label] = {p: statistics.median(v) for p, v in samples.items()}
             out[label]["kernel_avg_ns"] = {p: statistics.median(v) for p, v in kernel.items()}
     finally:
-        for obj in (bare, drop_obj, count_obj, flows_obj):
+        for obj in (bare, drop_obj, count_obj):
             obj.cleanup()
     return out

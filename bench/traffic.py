@@ -9,6 +9,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -49,18 +50,23 @@ def bare_drop(tb: Testbed, mode: str) -> Iterator[tuple[int, None]]:
 
 @contextlib.contextmanager
 def bptraf(tb: Testbed, mode: str, drop: bool) -> Iterator[tuple[int, list[str]]]:
+    """bptraf --json as a user runs it; its lines are collected as they come, for its own count."""
     lines: list[str] = []
     cmd = [sys.executable, "-m", "bptraf", tb.rx, "--json", "-i", "0.25", "--mode", mode] + (["-d"] if drop else [])
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
     try:
-        lines.append(proc.stdout.readline())
-        if not lines[-1]:
-            raise RuntimeError(f"bptraf failed: {proc.stderr.read()}")
+        reader.start()
+        deadline = time.monotonic() + 30
+        while not lines and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if not lines:
+            raise RuntimeError(f"bptraf failed: {proc.stderr.read() if proc.poll() is not None else 'no output'}")
         yield proc.pid, lines
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=20)
-        lines.extend(out.splitlines())
+        proc.wait(timeout=20)
+        reader.join(timeout=5)
 
 
 @contextlib.contextmanager
@@ -115,7 +121,7 @@ def window(tb: Testbed, seconds: float, lines: list[str] | None = None) -> Windo
         result = wait_generator(gen)
     return Window(
         kernel_pps=(k1 - k0) / (m1 - m0),
-        bptraf_pps=bptraf_rate(lines[1:], w0, w1) if lines else None,
+        bptraf_pps=bptraf_rate(list(lines), w0, w1) if lines is not None else None,
         generator_pps=result["frames"] / result["seconds"],
         covered=covered,
     )

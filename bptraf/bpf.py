@@ -15,6 +15,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from bptraf import flows, libbpf, loader, netif
@@ -23,13 +24,25 @@ from bptraf.errors import BptrafError
 from bptraf.kernel_src import kernel_dir
 from bptraf.model import Attachment, Snapshot
 
-# source, entry-point prefix, {role: map name}
+NONE: frozenset[str] = frozenset()
+SIZES, FLOWS = frozenset({"sizes"}), frozenset({"flows"})
+# source, {feature set: entry-point prefix} (kernel/count.c's BPTRAF_PROG), {role: map name}
 _PROGRAMS = {
-    "pass": ("count.c", "bptraf_count_", {"stats": "bptraf_stats", "flows": "bptraf_flows", "config": "bptraf_config"}),
-    "drop": ("drop.c", "bptraf_drop_", {"stats": "bptraf_drop"}),
+    "pass": (
+        "count.c",
+        {
+            NONE: "bptraf_count_",
+            SIZES: "bptraf_count_sizes_",
+            FLOWS: "bptraf_count_flows_",
+            SIZES | FLOWS: "bptraf_count_sizes_flows_",
+        },
+        {"stats": "bptraf_stats", "flows": "bptraf_flows"},
+    ),
+    "drop": ("drop.c", {NONE: "bptraf_drop_"}, {"stats": "bptraf_drop"}),
 }
+VARIANTS = {action: tuple(v) for action, (_src, v, _maps) in _PROGRAMS.items()}
+MAP_ROLES = {action: tuple(maps) for action, (_src, _v, maps) in _PROGRAMS.items()}
 CLOCK_MONOTONIC_COARSE = 6  # Linux; time.CLOCK_MONOTONIC_COARSE is not in every Python
-MAP_ROLES = {action: tuple(maps) for action, (_src, _prefix, maps) in _PROGRAMS.items()}
 FLOWS_MAX_DEFAULT = 16384
 
 
@@ -72,11 +85,11 @@ def check_headers(release: str = platform.release()) -> None:
 
 
 def load_programs(bcc, action: str, nifaces: int, flows_max: int = FLOWS_MAX_DEFAULT):
-    """Compile kernel/count.c or drop.c and load one entry point per interface slot.
+    """Compile kernel/count.c or drop.c and load every feature set's entry point for every slot.
 
-    Returns the bcc object (which owns the fds), the program fds by slot, and map fds by role.
+    Returns the bcc object (which owns the fds), {feature set: program fds by slot}, {role: map fd}.
     """
-    src, prefix, maps = _PROGRAMS[action]
+    src, variants, maps = _PROGRAMS[action]
     kdir = kernel_dir()
     cflags = [f"-I{kdir}", f"-DBPTRAF_NIFACES={int(nifaces)}", f"-DBPTRAF_FLOWS_MAX={int(flows_max)}"]
     try:
@@ -84,7 +97,10 @@ def load_programs(bcc, action: str, nifaces: int, flows_max: int = FLOWS_MAX_DEF
     except Exception as exc:  # bcc raises bare Exception; its compiler output is already on stderr
         raise BptrafError(f"could not compile {src} with bcc: {exc}") from None
     try:
-        fds = [bpf.load_func(f"{prefix}{slot}".encode(), bcc.BPF.XDP).fd for slot in range(nifaces)]
+        fds = {
+            features: [bpf.load_func(f"{prefix}{slot}".encode(), bcc.BPF.XDP).fd for slot in range(nifaces)]
+            for features, prefix in variants.items()
+        }
     except Exception as exc:
         bpf.cleanup()
         raise BptrafError(f"the kernel refused the XDP program: {exc}") from None
@@ -103,6 +119,7 @@ class BpfSource:
         clock: Callable[[], int] = time.monotonic_ns,
         flows_max: int = FLOWS_MAX_DEFAULT,
         flows_idle_s: float = 60.0,
+        features: frozenset[str] = NONE,
     ) -> None:
         if not 1 <= len(ifaces) <= max_ifaces():
             raise BptrafError(f"bptraf watches 1 to {max_ifaces()} interfaces at once")
@@ -113,15 +130,16 @@ class BpfSource:
         self._clock = clock
         self._counters = for_action(action)
         self._ncpus = netif.possible_cpus()
-        self._prog_fds: list[int] = []
+        self._progs: dict[frozenset[str], list[int]] = {}  # feature set -> program fd by slot
         self._maps: dict[str, int] = {}
         self._map_fd = -1
         self._flows_max = flows_max
         self._flows_idle_ns = int(flows_idle_s * 1e9)
-        self.flows_on = False
+        if frozenset(features) not in VARIANTS[action]:
+            raise BptrafError(f"-d counts totals only: no {' or '.join(sorted(features))}")
+        self.features = frozenset(features)  # the feature set whose programs are attached
         self._sizes = size_labels() if action == "pass" else ()
-        self._links: list[int] = []  # link fds, one per attached interface
-        self._netlink: list[tuple[int, int, str]] = []  # (prog fd, ifindex, mode) attached the old way
+        self._hooks: list[_Hook] = []  # one per attached interface
         self.attachments: tuple[Attachment, ...] = ()
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -134,7 +152,7 @@ class BpfSource:
         check_bcc()
         check_headers()
         try:
-            self._prog_fds, self._maps = loader.load(self._action, len(self._names), self._flows_max)
+            self._progs, self._maps = loader.load(self._action, len(self._names), self._flows_max)
             self._map_fd = self._maps["stats"]
             self.attachments = tuple(self._attach(i, n, x) for i, (n, x) in enumerate(zip(self._names, ifindexes)))
         except BaseException:
@@ -152,11 +170,11 @@ class BpfSource:
             raise BptrafError(f"{name} already has an XDP program ({held}); bptraf will not replace it")
 
     def _attach(self, slot: int, name: str, ifindex: int) -> Attachment:
-        fd = self._prog_fds[slot]
+        fd = self._progs[self.features][slot]
         modes = ["native", "generic"] if self._mode == "auto" else [self._mode]
         for mode in modes:
             try:
-                self._links.append(libbpf.link_create_xdp(fd, ifindex, mode))
+                self._hooks.append(_Hook(fd, ifindex, mode, link_fd=libbpf.link_create_xdp(fd, ifindex, mode)))
                 return Attachment(name, ifindex, mode, self._action, self._counters, sizes=self._sizes)
             except OSError as exc:
                 if exc.errno == errno.EOPNOTSUPP and mode != modes[-1]:
@@ -178,7 +196,7 @@ class BpfSource:
             if exc.errno in (errno.EBUSY, errno.EEXIST):
                 self._refuse_if_taken(name, ifindex)
             raise BptrafError(f"{name}: cannot attach XDP in {mode} mode: {exc.strerror}") from None
-        self._netlink.append((fd, ifindex, mode))
+        self._hooks.append(_Hook(fd, ifindex, mode))
         return Attachment(name, ifindex, mode, self._action, self._counters, via="netlink", sizes=self._sizes)
 
     # -- sampling -------------------------------------------------------------------------------
@@ -198,18 +216,42 @@ class BpfSource:
         ts = self._clock()  # stamp right after the reads, before any summing
         return tuple(_snapshot(ts, vals, stride, len(self._counters)) for vals in raw)
 
-    # -- flows ----------------------------------------------------------------------------------
+    # -- features -------------------------------------------------------------------------------
     @property
     def flows_available(self) -> bool:
-        return "flows" in self._maps
+        return FLOWS in VARIANTS[self._action]
 
-    def set_flows(self, on: bool) -> None:
-        """Switch per-flow accounting on or off in the running program; off also empties the map."""
-        libbpf.map_set_u32(self._maps["config"], 0, int(on))
-        self.flows_on = on
-        if not on:
+    @property
+    def flows_on(self) -> bool:
+        return "flows" in self.features
+
+    @property
+    def sizes_on(self) -> bool:
+        return "sizes" in self.features
+
+    def set_features(self, features: frozenset[str]) -> None:
+        """Swap every interface's program for the one built with `features`, atomically per interface."""
+        features = frozenset(features)
+        if features not in self._progs:
+            raise BptrafError(f"{self._action} mode has no {'/'.join(sorted(features))}")
+        for slot, hook in enumerate(self._hooks):
+            new = self._progs[features][slot]
+            if hook.link_fd >= 0:
+                libbpf.link_update(hook.link_fd, new)
+            else:
+                libbpf.netlink_replace_xdp(hook.prog_fd, new, hook.ifindex, hook.mode)
+            hook.prog_fd = new
+        dropped_flows = self.flows_on and "flows" not in features
+        self.features = features
+        if dropped_flows:  # nothing adds to the table now: empty it rather than let it age
             for key, _value in self._dump_flows():
                 libbpf.map_delete(self._maps["flows"], key)
+
+    def set_flows(self, on: bool) -> None:
+        self.set_features(self.features | FLOWS if on else self.features - FLOWS)
+
+    def set_sizes(self, on: bool) -> None:
+        self.set_features(self.features | SIZES if on else self.features - SIZES)
 
     def _dump_flows(self) -> list[tuple[bytes, bytes]]:
         return libbpf.map_dump(self._maps["flows"], flows.KEY.size, flows.VALUE.size * self._ncpus, self._flows_max)
@@ -230,15 +272,18 @@ class BpfSource:
     # -- tear-down ------------------------------------------------------------------------------
     def close(self) -> None:
         """Detach and free everything, in reverse order; safe to call twice."""
-        while self._links:
-            os.close(self._links.pop())
-        while self._netlink:
-            fd, ifindex, mode = self._netlink.pop()
-            # Gone with its interface, or already replaced by someone else: nothing of ours to undo.
-            with contextlib.suppress(OSError):
-                libbpf.netlink_detach_xdp(fd, ifindex, mode)
-        while self._prog_fds:
-            os.close(self._prog_fds.pop())
+        while self._hooks:
+            hook = self._hooks.pop()
+            if hook.link_fd >= 0:
+                os.close(hook.link_fd)
+            else:
+                # Gone with its interface, or already replaced by someone else: nothing of ours to undo.
+                with contextlib.suppress(OSError):
+                    libbpf.netlink_detach_xdp(hook.prog_fd, hook.ifindex, hook.mode)
+        for fds in self._progs.values():
+            for fd in fds:
+                os.close(fd)
+        self._progs = {}
         for fd in self._maps.values():
             os.close(fd)
         self._maps = {}
@@ -249,6 +294,17 @@ class BpfSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@dataclass
+class _Hook:
+    """How one interface's program is attached: through a link (the kernel undoes it when bptraf
+    dies), or by netlink (link_fd -1) on kernels without XDP links."""
+
+    prog_fd: int
+    ifindex: int
+    mode: str
+    link_fd: int = -1
 
 
 def _snapshot(ts: int, vals: list[int], stride: int, ncounters: int) -> Snapshot:

@@ -23,6 +23,7 @@ examples:
   bptraf eth0 -c 10 --json    ten JSON lines, one per second, then exit
   bptraf eth0 | tee log       plain text lines (the TUI is only for terminals)
   bptraf eth0 --flows --top 5 who is sending: the five biggest flows after each interval
+  bptraf eth0 --json --sizes  JSON with a frame-size histogram per interval
 """
 
 
@@ -83,7 +84,8 @@ def parser() -> argparse.ArgumentParser:
         default="auto",
         help="XDP mode (default auto: native, else generic)",
     )
-    p.add_argument("--flows", action="store_true", help="also count per flow (pass mode; the TUI toggles it with f)")
+    p.add_argument("--sizes", action="store_true", help="also keep a frame-size histogram (pass mode; TUI key z)")
+    p.add_argument("--flows", action="store_true", help="also count per flow (pass mode; TUI key f)")
     p.add_argument(
         "--flows-max",
         type=_bounded(int, 16, 1 << 20, "a whole number"),
@@ -182,8 +184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     source = None
     try:
-        if args.drop and args.flows:
-            raise UsageError("-d counts totals only: it cannot be combined with --flows")
+        if args.drop and (args.flows or args.sizes):
+            raise UsageError("-d counts totals only: it cannot be combined with --flows or --sizes")
         names = choose_interfaces(args.interfaces)
         from bptraf.bpf import BpfSource
 
@@ -194,12 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             note=note,
             flows_max=args.flows_max,
             flows_idle_s=args.flows_idle,
+            features=frozenset(f for f in ("sizes", "flows") if getattr(args, f)),
         )
         if args.drop:
             warn_drop(names)
         source.open()
-        if args.flows:
-            source.set_flows(True)
         if tui:
             from bptraf.tui.app import run_tui
 

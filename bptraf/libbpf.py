@@ -69,6 +69,20 @@ def netlink_attach_xdp(prog_fd: int, ifindex: int, mode: str) -> None:
     _check(lib().bpf_xdp_attach(ifindex, prog_fd, flags, None), "netlink attach")
 
 
+def link_update(link_fd: int, new_prog_fd: int) -> None:
+    """Swap the program behind a link; the interface never goes without one."""
+    so = lib()
+    so.bpf_link_update.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+    _check(so.bpf_link_update(link_fd, new_prog_fd, None), "link update")
+
+
+def netlink_replace_xdp(old_prog_fd: int, new_prog_fd: int, ifindex: int, mode: str) -> None:
+    """Swap a netlink-attached program, only if `old_prog_fd`'s program is still the one attached."""
+    opts = _XdpAttachOpts(ctypes.sizeof(_XdpAttachOpts), old_prog_fd)
+    flags = MODE_FLAGS[mode] | XDP_FLAGS_REPLACE
+    _check(lib().bpf_xdp_attach(ifindex, new_prog_fd, flags, ctypes.byref(opts)), "replace")
+
+
 def netlink_detach_xdp(prog_fd: int, ifindex: int, mode: str) -> None:
     """Detach only if `prog_fd`'s program is still the one attached: never remove someone else's."""
     opts = _XdpAttachOpts(ctypes.sizeof(_XdpAttachOpts), prog_fd)

@@ -18,12 +18,13 @@ from bptraf.errors import BptrafError
 _TIMEOUT_S = 120
 
 
-def load(action: str, nifaces: int, flows_max: int) -> tuple[list[int], dict[str, int]]:
-    """(program fds by slot, map fds by role), owned by the caller from now on."""
-    from bptraf.bpf import MAP_ROLES
+def load(action: str, nifaces: int, flows_max: int) -> tuple[dict[frozenset[str], list[int]], dict[str, int]]:
+    """({feature set: program fds by slot}, {role: map fd}), owned by the caller from now on."""
+    from bptraf.bpf import MAP_ROLES, VARIANTS
 
-    roles = MAP_ROLES[action]
-    nfds = nifaces + len(roles)
+    roles, variants = MAP_ROLES[action], VARIANTS[action]
+    nprogs = nifaces * len(variants)
+    nfds = nprogs + len(roles)
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     with parent:
         try:
@@ -49,11 +50,12 @@ def load(action: str, nifaces: int, flows_max: int) -> tuple[list[int], dict[str
         raise BptrafError(reply["error"])
     if len(fds) != nfds:
         raise BptrafError(f"the program loader sent {len(fds)} fds, not {nfds}")
-    return fds[:nifaces], dict(zip(roles, fds[nifaces:]))
+    progs = {v: fds[i * nifaces : (i + 1) * nifaces] for i, v in enumerate(variants)}
+    return progs, dict(zip(roles, fds[nprogs:]))
 
 
 def _child(action: str, nifaces: int, flows_max: int, sock_fd: int) -> int:
-    from bptraf.bpf import MAP_ROLES, import_bcc, load_programs
+    from bptraf.bpf import MAP_ROLES, VARIANTS, import_bcc, load_programs
 
     with socket.socket(fileno=sock_fd) as sock:
         try:
@@ -61,8 +63,8 @@ def _child(action: str, nifaces: int, flows_max: int, sock_fd: int) -> int:
         except BptrafError as exc:
             sock.send(json.dumps({"error": str(exc)}).encode())
             return 1
-        map_fds = [maps[role] for role in MAP_ROLES[action]]
-        socket.send_fds(sock, [json.dumps({"ok": True}).encode()], [*prog_fds, *map_fds])
+        fds = [fd for v in VARIANTS[action] for fd in prog_fds[v]] + [maps[role] for role in MAP_ROLES[action]]
+        socket.send_fds(sock, [json.dumps({"ok": True}).encode()], fds)
         bpf.cleanup()  # closes this process's copies only; the parent's keep everything alive
     return 0
 

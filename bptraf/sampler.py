@@ -32,6 +32,7 @@ class Sample:
     rates: tuple[Rates, ...]
     totals: tuple[Snapshot, ...]
     flows: tuple[tuple[FlowRate, ...], ...] | None = None  # per attachment, when flows are on
+    features: frozenset[str] = frozenset()  # what the attached programs count beyond the classes
 
 
 class Sampler:
@@ -56,7 +57,7 @@ class Sampler:
             per_iface = tuple(tuple(r for r in flow_rates if r.flow.slot == i) for i in range(len(cur)))
         else:
             self._prev_flows = {}
-        return Sample(self._wall(), rates, cur, per_iface)
+        return Sample(self._wall(), rates, cur, per_iface, getattr(self.source, "features", frozenset()))
 
     def check(self) -> None:
         """Raise InterfaceGone if a watched interface was removed."""

@@ -88,7 +88,7 @@ class JsonWriter:
                     for c in a.counters
                 },
             }
-            if a.sizes:
+            if "sizes" in sample.features:
                 record["sizes"] = dict(zip(a.sizes, r.sizes))
             if sample.flows is not None:
                 record["flows"] = [_flow_record(fr) for fr in top(sample.flows[i], self.top_n)]

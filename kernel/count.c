@@ -12,9 +12,10 @@
  * the L3 header (with IPv4 options, with IPv6 extension headers) is whole,
  * so non-first fragments, which carry no L4 header, keep their protocol.
  *
- * When userspace switches flows on (bptraf_config[0]), IPv4 and IPv6 frames
- * are also summed per flow in an LRU hash; switched off, that costs one
- * array lookup per IP frame.
+ * Each interface slot has one entry point per feature set: plain counting,
+ * + the frame-size histogram, + per-flow sums, + both. The features are
+ * compile-time constants, so a switched-off feature is not in the program at
+ * all; userspace switches by swapping the program behind the XDP link.
  */
 #include "counters.h"
 #include "proto.h"
@@ -26,7 +27,9 @@
 
 BPF_PERCPU_ARRAY(bptraf_stats, struct bptraf_stats, BPTRAF_NIFACES);
 BPF_TABLE("lru_percpu_hash", struct bptraf_flow_key, struct bptraf_flow, bptraf_flows, BPTRAF_FLOWS_MAX);
-BPF_ARRAY(bptraf_config, __u32, 1);
+
+#define BPTRAF_SIZES_ON 1
+#define BPTRAF_FLOWS_ON 2
 
 static __always_inline void add(struct bptraf_stats *s, int i, __u64 len)
 {
@@ -100,14 +103,6 @@ static __always_inline int ipv6_proto(void *l3, void *end, void **l4)
 	return nh;
 }
 
-static __always_inline int flows_on(void)
-{
-	__u32 zero = 0;
-	__u32 *on = bptraf_config.lookup(&zero);
-
-	return on && *on;
-}
-
 static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end, int v6, int proto, __u64 len)
 {
 	struct bptraf_flow_key key = {};
@@ -154,7 +149,8 @@ static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end
 	}
 }
 
-static __always_inline void count_ip(struct bptraf_stats *s, __u32 slot, void *l3, void *end, int v6, __u64 len)
+static __always_inline void count_ip(struct bptraf_stats *s, __u32 slot, void *l3, void *end, int v6, __u64 len,
+				     const int features)
 {
 	void *l4 = NULL;
 	int proto = v6 ? ipv6_proto(l3, end, &l4) : ipv4_proto(l3, end, &l4);
@@ -165,13 +161,13 @@ static __always_inline void count_ip(struct bptraf_stats *s, __u32 slot, void *l
 		return;
 	}
 	add(s, l4_class(proto), len);
-	if (flows_on())
+	if (features & BPTRAF_FLOWS_ON)
 		track_flow(slot, l3, l4, end, v6, proto, len);
 }
 
 #define BPTRAF_BUCKET(max) + (len > max)
 
-static __always_inline int count(struct xdp_md *ctx, __u32 slot)
+static __always_inline int count(struct xdp_md *ctx, __u32 slot, const int features)
 {
 	void *data = (void *)(long)ctx->data;
 	void *end = (void *)(long)ctx->data_end;
@@ -184,8 +180,9 @@ static __always_inline int count(struct xdp_md *ctx, __u32 slot)
 	if (!s)
 		return XDP_PASS;
 	add(s, BPTRAF_C_ALL, len);
-	/* The bucket index is a sum of comparisons: no branches. */
-	s->sizes[0 BPTRAF_SIZES(BPTRAF_BUCKET)]++;
+	/* The bucket index is a sum of comparisons. */
+	if (features & BPTRAF_SIZES_ON)
+		s->sizes[0 BPTRAF_SIZES(BPTRAF_BUCKET)]++;
 	if (l3 > end) {
 		add(s, BPTRAF_C_L3_OTHER, len);
 		return XDP_PASS;
@@ -212,10 +209,10 @@ static __always_inline int count(struct xdp_md *ctx, __u32 slot)
 
 	switch (bpf_ntohs(proto)) {
 	case BPTRAF_ETH_P_IP:
-		count_ip(s, slot, l3, end, 0, len);
+		count_ip(s, slot, l3, end, 0, len, features);
 		break;
 	case BPTRAF_ETH_P_IPV6:
-		count_ip(s, slot, l3, end, 1, len);
+		count_ip(s, slot, l3, end, 1, len, features);
 		break;
 	case BPTRAF_ETH_P_ARP:
 		add(s, BPTRAF_C_ARP, len);
@@ -231,6 +228,11 @@ static __always_inline int count(struct xdp_md *ctx, __u32 slot)
 	return XDP_PASS;
 }
 
+/* Entry points by feature set; bptraf/bpf.py's VARIANTS names the same four. */
 #define BPTRAF_PROG(n) \
-	int bptraf_count_##n(struct xdp_md *ctx) { return count(ctx, n); }
+	int bptraf_count_##n(struct xdp_md *ctx) { return count(ctx, n, 0); } \
+	int bptraf_count_sizes_##n(struct xdp_md *ctx) { return count(ctx, n, BPTRAF_SIZES_ON); } \
+	int bptraf_count_flows_##n(struct xdp_md *ctx) { return count(ctx, n, BPTRAF_FLOWS_ON); } \
+	int bptraf_count_sizes_flows_##n(struct xdp_md *ctx) \
+	{ return count(ctx, n, BPTRAF_SIZES_ON | BPTRAF_FLOWS_ON); }
 #include "slots.h"

@@ -21,7 +21,7 @@ class FakeSource:
         self.reads = 0
         self.missing: tuple[str, ...] = ()
         self.flows_available = all(a.action == "pass" for a in attachments)
-        self.flows_on = False
+        self.features: frozenset[str] = frozenset()
         self.flow_script: list[list[Flow]] = []  # one list of cumulative flows per read_flows()
         self.flow_reads = 0
 
@@ -37,8 +37,19 @@ class FakeSource:
     def zero(self) -> tuple[Snapshot, ...]:
         return tuple(Snapshot.zero(0, len(a.counters), self.ncpus, len(a.sizes)) for a in self.attachments)
 
+    @property
+    def flows_on(self) -> bool:
+        return "flows" in self.features
+
+    @property
+    def sizes_on(self) -> bool:
+        return "sizes" in self.features
+
     def set_flows(self, on: bool) -> None:
-        self.flows_on = on
+        self.features = self.features | {"flows"} if on else self.features - {"flows"}
+
+    def set_sizes(self, on: bool) -> None:
+        self.features = self.features | {"sizes"} if on else self.features - {"sizes"}
 
     def read_flows(self) -> list[Flow]:
         found = self.flow_script[min(self.flow_reads, len(self.flow_script) - 1)] if self.flow_script else []

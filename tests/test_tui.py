@@ -297,10 +297,16 @@ async def test_size_histogram_bars():
     ]
     app.source.script = steps
     async with app.run_test(size=(120, 60)) as pilot:
-        feed(app, sampler, 2, nic=False)
+        feed(app, sampler, 1, nic=False)
+        await pilot.pause()
+        assert text(app, "#panel0 .sizes") == "frame sizes off: press z"
+        await pilot.press("z")
+        await pilot.pause(0.2)
+        assert app.source.sizes_on
+        feed(app, sampler, 1, nic=False)
         await pilot.pause()
         bars = text(app, "#panel0 .sizes").splitlines()
         assert bars[0] == "frame sizes (packets)"
-        assert bars[1].startswith("0-64") and bars[1].endswith(" 4")
+        assert bars[1].startswith("0-64") and bars[1].endswith(" 4")  # the second interval's 4
         assert bars[3].startswith("128-255") and bars[3].endswith(" 6")
         assert bars[7].startswith("1519+") and bars[7].endswith(" 0")

@@ -74,7 +74,7 @@ def test_size_histogram_buckets_exactly():
         base = eth(0x0800, ipv4(17, udp(1, 2)))
         sizes = {60: 2, 64: 1, 65: 3, 127: 1, 128: 2, 300: 1, 512: 4, 1023: 1, 1024: 2, 1518: 1, 1519: 3, 2500: 2}
         frames = [padded(base, size) for size, n in sizes.items() for _ in range(n)]
-        with Bptraf(lab.host, "--json", "-i", "0.2") as bp:
+        with Bptraf(lab.host, "--json", "-i", "0.2", "--sizes") as bp:
             bp.wait_ready()
             lab.send(frames)
             count_until(bp, lab.host, len(frames))
@@ -128,5 +128,36 @@ def test_drop_mode_refuses_flows(lab):
     proc = subprocess.run(
         [sys.executable, "-m", "bptraf", lab.host, "-d", "--flows"], cwd=ROOT, capture_output=True, text=True
     )
-    assert proc.returncode == 2 and "cannot be combined with --flows" in proc.stderr
+    assert proc.returncode == 2 and "cannot be combined with --flows or --sizes" in proc.stderr
     assert not lab.xdp_attached()
+
+
+def test_features_switch_at_run_time_without_a_gap(lab):
+    """Swapping programs behind the link: sizes and flows count from the swap on, classes throughout."""
+    from bptraf.bpf import FLOWS, SIZES, BpfSource
+    from bptraf.sampler import Sampler
+
+    frame = eth(0x0800, ipv4(17, udp(6000, 6001)))
+    with BpfSource([lab.host]) as src:
+        sampler = Sampler(src)
+        first_id = _prog_id(lab.host)
+        lab.send([frame] * 3)
+        time.sleep(0.3)
+        src.set_features(SIZES | FLOWS)
+        assert _prog_id(lab.host) not in (None, first_id)
+        lab.send([frame] * 5)
+        time.sleep(0.3)
+        sample = sampler.sample()
+        assert sample.features == SIZES | FLOWS
+        assert sample.totals[0].packets[0] == 8  # the class counters never stopped
+        assert sum(sample.totals[0].sizes) == 5  # the histogram counts from the swap on
+        (only,) = sample.flows[0]
+        assert (only.flow.sport, only.flow.packets) == (6000, 5)
+        src.set_features(frozenset())
+        assert src.read_flows() == []  # switching flows off empties the table
+    assert not lab.xdp_attached()
+
+
+def _prog_id(iface: str) -> int | None:
+    info = json.loads(sh("ip", "-j", "-d", "link", "show", "dev", iface).stdout)[0]
+    return info.get("xdp", {}).get("prog", {}).get("id")

@@ -41,6 +41,7 @@ KEYS = """\
  + / -       longer / shorter interval
  b           bits or bytes per second
  f           count per flow, on or off (pass mode)
+ z           frame-size histogram, on or off (pass mode)
  s / g       sort flows by bps, pps, total / group by flow, source, destination, port
  ↑ / ↓       pick the row plotted under `all`
  tab, 1-9    switch interface
@@ -126,9 +127,9 @@ class IfacePanel(VerticalScroll):
     @on(DataTable.RowHighlighted)
     def _pick(self, event: DataTable.RowHighlighted) -> None:
         self.selected = event.cursor_row
-        self.refresh_view(self.app.bytes_mode)
+        self.refresh_view(self.app.bytes_mode, "sizes" in getattr(self.app.source, "features", ()))
 
-    def refresh_view(self, bytes_mode: bool) -> None:
+    def refresh_view(self, bytes_mode: bool, sizes_on: bool = False) -> None:
         b = self.board
         unit = "B/s" if bytes_mode else "bps"
         scale = 8 if bytes_mode else 1
@@ -171,14 +172,16 @@ class IfacePanel(VerticalScroll):
             self.query_one(cls, Sparkline).data = [0.0] * (PLOT_POINTS - len(history)) + list(history)[-PLOT_POINTS:]
         self.query_one(".cpus", Readout).update(self._cpus())
         if b.attachment.sizes:
-            self.query_one(".sizes", Readout).update(self._sizes())
+            self.query_one(".sizes", Readout).update(self._sizes(sizes_on))
         self.query_one(".kernel", Readout).update(self._kernel(bytes_mode))
 
     def _cpus(self) -> str:
         cpu_pps = self.board.last.cpu_pps if self.board.last else ()
         return _bars("[b]per CPU[/b] (XDP, pps)", [f"cpu{i}" for i in range(len(cpu_pps))], cpu_pps, "pps")
 
-    def _sizes(self) -> str:
+    def _sizes(self, on: bool) -> str:
+        if not on:
+            return "[b]frame sizes[/b] off: press z"
         counts = (
             self.board.last.sizes
             if self.board.last and self.board.last.sizes
@@ -248,6 +251,7 @@ class BptrafApp(App[None]):
         Binding("minus", "interval(-1)", "-interval"),
         Binding("b", "bytes", "bits/bytes"),
         Binding("f", "flows", "flows"),
+        Binding("z", "sizes", "sizes"),
         Binding("s", "flow_sort", "sort", show=False),
         Binding("g", "flow_group", "group", show=False),
         Binding("tab", "next_iface", "next iface", priority=True),
@@ -320,7 +324,7 @@ class BptrafApp(App[None]):
             panel.query_one(".link", Readout).update(
                 f"[b]{board.attachment.iface}[/b]  {speed}  MTU {link.mtu}  {link.mac}  {addrs}"
             )
-            panel.refresh_view(self.bytes_mode)
+            panel.refresh_view(self.bytes_mode, self._sizes_on())
         self._show_info()
         self.set_interval(1.0, self._show_info)
         if self._autostart:
@@ -402,9 +406,12 @@ class BptrafApp(App[None]):
         active = self.query_one(TabbedContent).active or "if0"
         # Only the visible interface is drawn; switching tabs draws the newly shown one.
         panel = self.query_one(f"#panel{active[2:]}", IfacePanel)
-        panel.refresh_view(self.bytes_mode)
+        panel.refresh_view(self.bytes_mode, self._sizes_on())
         panel.refresh_flows(self.flow_sort, self.flow_group, self.top_n, self._flows_state())
         self._show_info()
+
+    def _sizes_on(self) -> bool:
+        return "sizes" in getattr(self.source, "features", ())
 
     def _flows_state(self) -> str:
         if not getattr(self.source, "flows_available", False):
@@ -455,13 +462,21 @@ class BptrafApp(App[None]):
         self.action_iface((int(active[2:]) + 1) % len(self.boards))
 
     def action_flows(self) -> None:
+        self._toggle("flows")
+
+    def action_sizes(self) -> None:
+        self._toggle("sizes")
+
+    def _toggle(self, feature: str) -> None:
+        """Swap the attached programs for ones with `feature` on or off (pass mode)."""
         if not getattr(self.source, "flows_available", False):
-            self.notify("-d counts totals only: no flows", severity="warning")
+            self.notify(f"-d counts totals only: no {feature}", severity="warning")
             return
-        on = not self.source.flows_on
-        # Switching off empties the flow map: a burst of syscalls, so not on the UI loop.
-        self.run_worker(lambda: self.source.set_flows(on), thread=True, group="flows")
-        self.notify("flows on" if on else "flows off")
+        on = feature not in self.source.features
+        setter = self.source.set_flows if feature == "flows" else self.source.set_sizes
+        # Switching flows off empties the flow map: a burst of syscalls, so not on the UI loop.
+        self.run_worker(lambda: setter(on), thread=True, group="features")
+        self.notify(f"{feature} {'on' if on else 'off'}")
 
     def action_flow_sort(self) -> None:
         self.flow_sort = SORT_KEYS[(SORT_KEYS.index(self.flow_sort) + 1) % len(SORT_KEYS)]
