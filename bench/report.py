@@ -66,9 +66,10 @@ def render(r: dict) -> str:
         out.append(f"| {name} | {ns:.1f} |")
     out += [
         "",
-        "With BPF_PROG_TEST_RUN (5 interleaved rounds, median; ns/packet from the slope between runs of "
-        "1,000,000 and 8,000,000 repeats, since each call has a fixed cost of milliseconds; the kernel's own "
-        "whole-ns averages are in results.json):",
+        "With BPF_PROG_TEST_RUN (7 interleaved rounds, the least: interference only adds time; ns/packet from "
+        "the slope between runs of 2,000,000 and 16,000,000 repeats, since each call has a fixed cost of "
+        "milliseconds and this VM's clock ticks coarsely; medians and the kernel's own whole-ns averages are "
+        "in results.json):",
         "",
         "| frame | bare XDP_DROP | bptraf -d | bptraf | --sizes | --flows | -d / bare (≤ 1.10) | bptraf / bare (≤ 1.25) | --sizes / bare | --flows / bare |",
         "|---|---|---|---|---|---|---|---|---|---|",

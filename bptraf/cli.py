@@ -27,27 +27,9 @@ examples:
 """
 
 
-def _interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value) or not 0.1 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"must be between 0.1 and 3600 seconds, not {text}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
-    return value
-
-
 def _bounded(kind, lo, hi, what):
+    """An argparse type: a number of `kind` within [lo, hi]; NaN and infinities are refused."""
+
     def parse(text: str):
         try:
             value = kind(text)
@@ -71,12 +53,14 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-i",
         "--interval",
-        type=_interval,
+        type=_bounded(float, 0.1, 3600, "a number"),
         default=1.0,
         metavar="SECONDS",
         help="sampling interval, 0.1-3600 (default 1)",
     )
-    p.add_argument("-c", "--count", type=_count, metavar="N", help="stop after N intervals")
+    p.add_argument(
+        "-c", "--count", type=_bounded(int, 1, 1 << 62, "a whole number"), metavar="N", help="stop after N intervals"
+    )
     p.add_argument("-d", "--drop", action="store_true", help="drop benchmark: count totals only and DROP every packet")
     p.add_argument(
         "--mode",
@@ -180,8 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Stop signals are blocked and taken synchronously by the sampling loop, so cleanup can never be
     # interrupted half-way; the TUI installs its own handlers on its event loop instead.
     tui = _wants_tui(args)
-    if not tui:
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    mask = None if tui else signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     source = None
     try:
         if args.drop and (args.flows or args.sizes):
@@ -220,3 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if source is not None:
             source.close()
+        if mask is not None:
+            # A stop signal that came during cleanup has done its job: take it, then restore the mask.
+            while signal.sigtimedwait(STOP_SIGNALS, 0) is not None:
+                pass
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)

@@ -27,13 +27,18 @@ def flow_line(r: FlowRate) -> str:
     )
 
 
-class PlainWriter:
-    """The classic bptraf block: `       all: 12.88 Kpps 154.9 Mbps`, one block per interval."""
-
+class _Writer:
     def __init__(self, out: TextIO, attachments: tuple[Attachment, ...], top_n: int = 10) -> None:
         self.out = out
         self.attachments = attachments
         self.top_n = top_n
+
+    def start(self) -> None:
+        """Anything written once, before the first interval."""
+
+
+class PlainWriter(_Writer):
+    """The classic bptraf block: `       all: 12.88 Kpps 154.9 Mbps`, one block per interval."""
 
     def start(self) -> None:
         for a in self.attachments:
@@ -57,16 +62,8 @@ class PlainWriter:
         self.out.flush()
 
 
-class JsonWriter:
+class JsonWriter(_Writer):
     """One JSON object per interface per interval, raw numbers only."""
-
-    def __init__(self, out: TextIO, attachments: tuple[Attachment, ...], top_n: int = 10) -> None:
-        self.out = out
-        self.attachments = attachments
-        self.top_n = top_n
-
-    def start(self) -> None:
-        pass
 
     def __call__(self, sample: Sample) -> None:
         when = datetime.fromtimestamp(sample.time, timezone.utc).isoformat(timespec="milliseconds")

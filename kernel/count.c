@@ -64,6 +64,10 @@ static __always_inline int ipv4_proto(void *l3, void *end, void **l4)
 	return ip->protocol;
 }
 
+/* The extension headers the walk steps over, as a bit mask of their (sub-64) numbers. */
+#define BPTRAF_IPV6_EXT_MASK ((1ULL << BPTRAF_IPPROTO_HOPOPTS) | (1ULL << BPTRAF_IPPROTO_ROUTING) | \
+			      (1ULL << BPTRAF_IPPROTO_FRAGMENT) | (1ULL << BPTRAF_IPPROTO_DSTOPTS))
+
 /* The protocol after IPv6's extension headers, or BPTRAF_TRUNCATED; *l4 as for IPv4. */
 static __always_inline int ipv6_proto(void *l3, void *end, void **l4)
 {
@@ -79,26 +83,25 @@ static __always_inline int ipv6_proto(void *l3, void *end, void **l4)
 
 #pragma unroll
 	for (int i = 0; i < BPTRAF_IPV6_EXT_MAX; i++) {
-		if (nh != BPTRAF_IPPROTO_HOPOPTS && nh != BPTRAF_IPPROTO_ROUTING &&
-		    nh != BPTRAF_IPPROTO_FRAGMENT && nh != BPTRAF_IPPROTO_DSTOPTS)
+		if (nh >= 64 || !((1ULL << nh) & BPTRAF_IPV6_EXT_MASK))
 			break;
-		ext = cur;
-		if ((void *)(ext + 1) > end)
+		/* Every extension header is at least 8 bytes: one check covers all it reads. */
+		if (cur + 8 > end)
 			return BPTRAF_TRUNCATED;
+		ext = cur;
 		if (nh == BPTRAF_IPPROTO_FRAGMENT) {
-			/* 8 bytes; a non-first fragment has no L4 header to read ports from. */
-			if ((void *)ext + 4 > end)
-				return BPTRAF_TRUNCATED;
-			if (*(__be16 *)((void *)ext + 2) & bpf_htons(0xfff8))
+			/* A non-first fragment has no L4 header to read ports from. */
+			if (*(__be16 *)(cur + 2) & bpf_htons(0xfff8))
 				return ext->nexthdr;
 			cur += 8;
 		} else {
 			cur += (ext->hdrlen + 1) * 8;
 		}
 		nh = ext->nexthdr;
-		if (cur > end)
-			return BPTRAF_TRUNCATED;
 	}
+	/* The last header's claimed length may run past the frame. */
+	if (cur > end)
+		return BPTRAF_TRUNCATED;
 	*l4 = cur;
 	return nh;
 }
@@ -189,23 +192,22 @@ static __always_inline int count(struct xdp_md *ctx, __u32 slot, const int featu
 	}
 	proto = eth->proto;
 
-	if (proto == bpf_htons(BPTRAF_ETH_P_8021Q) || proto == bpf_htons(BPTRAF_ETH_P_8021AD)) {
-		add(s, BPTRAF_C_VLAN, len);
 #pragma unroll
-		for (int i = 0; i < 2; i++) {
-			struct bptraf_vlan *vh = l3;
+	for (int i = 0; i < 2; i++) {
+		struct bptraf_vlan *vh = l3;
 
-			if (proto != bpf_htons(BPTRAF_ETH_P_8021Q) &&
-			    proto != bpf_htons(BPTRAF_ETH_P_8021AD))
-				break;
-			if ((void *)(vh + 1) > end) {
-				add(s, BPTRAF_C_L3_OTHER, len);
-				return XDP_PASS;
-			}
-			proto = vh->proto;
-			l3 = vh + 1;
+		if (proto != bpf_htons(BPTRAF_ETH_P_8021Q) && proto != bpf_htons(BPTRAF_ETH_P_8021AD))
+			break;
+		if ((void *)(vh + 1) > end) {
+			add(s, BPTRAF_C_VLAN, len);
+			add(s, BPTRAF_C_L3_OTHER, len);
+			return XDP_PASS;
 		}
+		proto = vh->proto;
+		l3 = vh + 1;
 	}
+	if (l3 != (void *)(eth + 1))
+		add(s, BPTRAF_C_VLAN, len);
 
 	switch (bpf_ntohs(proto)) {
 	case BPTRAF_ETH_P_IP:

@@ -90,3 +90,41 @@ def test_too_many_interfaces():
 
     with pytest.raises(BptrafError, match="1 to 8 interfaces"):
         BpfSource(["lo"] * 9)
+
+
+def test_missing_bcc_is_one_line_with_the_fix(monkeypatch, capsys):
+    import importlib.util
+
+    from bptraf import libbpf, netif
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "bcc" else real(name, *a))
+    monkeypatch.setattr(netif, "has_bpf_privileges", lambda: True)
+    monkeypatch.setattr(libbpf, "xdp_prog_ids", lambda ifindex: {})
+    assert cli.main(["lo", "--plain", "-c", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("bptraf: bcc's Python module is not importable: install it with `apt install python3-bpfcc`")
+    assert err.count("\n") == 1
+
+
+def test_missing_headers_name_the_package():
+    from bptraf.bpf import check_headers
+    from bptraf.errors import BptrafError
+
+    with pytest.raises(BptrafError, match=r"install linux-headers-0\.0\.0-none, or run"):
+        check_headers("0.0.0-none")
+
+
+def test_drop_warns_louder_on_the_default_route(monkeypatch, capsys):
+    monkeypatch.setattr(cli.netif, "default_route_iface", lambda: "eth7")
+    cli.warn_drop(["eth7"])
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "bptraf: DROP mode: every packet arriving on eth7 is dropped while bptraf runs"
+    assert err[1].startswith("bptraf: WARNING: eth7 holds the default route: this host loses its network")
+    cli.warn_drop(["veth0"])
+    assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_drop_with_flows_or_sizes_is_a_usage_error(capsys):
+    assert cli.main(["lo", "-d", "--sizes", "--plain"]) == 2
+    assert "cannot be combined with --flows or --sizes" in capsys.readouterr().err

@@ -123,9 +123,13 @@ class IfacePanel(VerticalScroll):
             table.add_column(col if col == "counter" else Text(col, justify="right"), key=col, width=width)
         for c in self.board.attachment.counters:
             table.add_row(c.label, *([""] * (len(COLUMNS) - 1)), key=c.name)
+        # Start with the first L3 class picked, so the second plot is not a copy of the first.
+        table.move_cursor(row=min(1, len(self.board.attachment.counters) - 1))
 
     @on(DataTable.RowHighlighted)
     def _pick(self, event: DataTable.RowHighlighted) -> None:
+        if not event.data_table.has_class("counters"):
+            return
         self.selected = event.cursor_row
         self.refresh_view(self.app.bytes_mode, "sizes" in getattr(self.app.source, "features", ()))
 
