@@ -11,6 +11,15 @@ from bptraf.writers import JsonWriter, PlainWriter
 T0 = 1_795_000_000.0  # 2026-11-18T11:06:40Z
 
 
+def plain(attachments, sample) -> str:
+    """What the plain writer prints: its start line(s), then one interval."""
+    out = io.StringIO()
+    w = PlainWriter(out, attachments)
+    w.start()
+    w(sample)
+    return out.getvalue()
+
+
 def one_sample(attachments, per):
     src = FakeSource(attachments, [(1_250_000_000, per)])
     return Sampler(src, wall=lambda: T0).sample()
@@ -29,11 +38,7 @@ def test_plain_single_interface_golden():
             }
         ],
     )
-    out = io.StringIO()
-    w = PlainWriter(out, a)
-    w.start()
-    w(sample)
-    assert out.getvalue() == (
+    assert plain(a, sample) == (
         "# eth0: XDP native mode, pass\n"
         "       all: 12.88 Kpps 155.0 Mbps\n"
         "      IPv4: 12.80 Kpps 154.9 Mbps\n"
@@ -46,11 +51,7 @@ def test_plain_single_interface_golden():
 def test_plain_several_interfaces_and_idle_all_line():
     a = (attachment("eth0"), attachment("eth1", action="drop", mode="generic"))
     sample = one_sample(a, [{}, {"all": (2_000_000, 120_000_000)}])
-    out = io.StringIO()
-    w = PlainWriter(out, a)
-    w.start()
-    w(sample)
-    assert out.getvalue() == (
+    assert plain(a, sample) == (
         "# eth0: XDP native mode, pass\n"
         "# eth1: XDP generic mode, drop\n"
         "eth0:\n"
@@ -90,3 +91,27 @@ def _json(a, per):
     out = io.StringIO()
     JsonWriter(out, a)(one_sample(a, per))
     return out.getvalue()
+
+
+def test_plain_flows_after_the_block_in_stable_columns():
+    from bptraf.flows import Flow, FlowRate
+    from bptraf.sampler import Sample
+
+    a = (attachment("eth0"),)
+    base = one_sample(a, [{"all": (1250, 125_000), "ipv4": (1250, 125_000), "udp": (1250, 125_000)}])
+    flows = (
+        FlowRate(
+            Flow(0, 17, "198.18.0.2", 4000, "198.18.0.1", 53, 5000, 500_000, 1, 2), 1000, 100_000, 800.0, 640_000.0
+        ),
+        FlowRate(Flow(0, 6, "fd00::2", 40000, "fd00::1", 22, 300, 30_000, 1, 2), 250, 25_000, 200.0, 160_000.0),
+    )
+    sample = Sample(base.time, base.rates, base.totals, (flows,), frozenset({"flows"}))
+    lines = plain(a, sample).splitlines()
+    assert lines[4:-1] == [
+        "PROTO".rjust(6) + " " + "SRC".ljust(46) + " " + "DST".ljust(46) + " " + "PKTS".rjust(10) + " "
+        + "BYTES".rjust(12) + " " + "pps".rjust(10) + " " + "bps".rjust(11),
+        "   udp " + "198.18.0.2:4000".ljust(46) + " " + "198.18.0.1:53".ljust(46) + " " + "5000".rjust(10) + " "
+        + "500000".rjust(12) + " " + "800 pps".rjust(10) + " " + "640.0 Kbps".rjust(11),
+        "   tcp " + "[fd00::2]:40000".ljust(46) + " " + "[fd00::1]:22".ljust(46) + " " + "300".rjust(10) + " "
+        + "30000".rjust(12) + " " + "200 pps".rjust(10) + " " + "160.0 Kbps".rjust(11),
+    ]  # fmt: skip
