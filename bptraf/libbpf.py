@@ -42,13 +42,24 @@ def lib() -> ctypes.CDLL:
     so.bpf_map_lookup_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p]
     so.libbpf_version_string.restype = ctypes.c_char_p
     so.bpf_xdp_attach.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.POINTER(_XdpAttachOpts)]
+    so.bpf_link_update.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
+    so.bpf_map_delete_elem.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    so.bpf_map_lookup_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+                                        ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]  # fmt: skip
+    so.bpf_prog_test_run_opts.argtypes = [ctypes.c_int, ctypes.c_void_p]
     return so
 
 
+def _errno(ret: int) -> int:
+    """The error of a libbpf return value (libbpf 1.x returns -errno and sets errno), 0 for success."""
+    if ret >= 0:
+        return 0
+    return -ret if ret != -1 else (ctypes.get_errno() or errno.EPERM)
+
+
 def _check(ret: int, what: str) -> int:
-    if ret < 0:
-        # libbpf 1.x returns -errno and also sets errno.
-        code = -ret if ret != -1 else (ctypes.get_errno() or errno.EINVAL)
+    code = _errno(ret)
+    if code:
         raise LibbpfError(code, f"{what}: {os.strerror(code)}")
     return ret
 
@@ -71,9 +82,7 @@ def netlink_attach_xdp(prog_fd: int, ifindex: int, mode: str) -> None:
 
 def link_update(link_fd: int, new_prog_fd: int) -> None:
     """Swap the program behind a link; the interface never goes without one."""
-    so = lib()
-    so.bpf_link_update.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
-    _check(so.bpf_link_update(link_fd, new_prog_fd, None), "link update")
+    _check(lib().bpf_link_update(link_fd, new_prog_fd, None), "link update")
 
 
 def netlink_replace_xdp(old_prog_fd: int, new_prog_fd: int, ifindex: int, mode: str) -> None:
@@ -158,9 +167,7 @@ def test_run_xdp(
         out = ctypes.create_string_buffer(len(frame) + 256)
         opts.data_out = ctypes.addressof(out)
         opts.data_size_out = len(out)
-    so = lib()
-    so.bpf_prog_test_run_opts.argtypes = [ctypes.c_int, ctypes.POINTER(_TestRunOpts)]
-    _check(so.bpf_prog_test_run_opts(prog_fd, ctypes.byref(opts)), "test run")
+    _check(lib().bpf_prog_test_run_opts(prog_fd, ctypes.byref(opts)), "test run")
     return opts.retval, opts.duration
 
 
@@ -172,8 +179,6 @@ def map_dump(map_fd: int, key_size: int, value_size: int, max_entries: int) -> l
     """Every (key, value) of a hash map, with batch lookups; value as the kernel copies it out
     (for per-CPU maps, every possible CPU's copy back to back)."""
     so = lib()
-    so.bpf_map_lookup_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
-                                        ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32), ctypes.POINTER(_BatchOpts)]  # fmt: skip
     chunk = max(1, min(max_entries, 4096))
     keys = ctypes.create_string_buffer(key_size * chunk)
     values = ctypes.create_string_buffer(value_size * chunk)
@@ -187,9 +192,7 @@ def map_dump(map_fd: int, key_size: int, value_size: int, max_entries: int) -> l
         ret = so.bpf_map_lookup_batch(
             map_fd, None if first else token_in, token_out, keys, values, ctypes.byref(count), ctypes.byref(opts)
         )
-        err = -ret if ret < 0 else 0
-        if ret < 0 and ret == -1:
-            err = ctypes.get_errno()
+        err = _errno(ret)
         if err and err != errno.ENOENT:
             raise LibbpfError(err, f"map batch read: {os.strerror(err)}")
         raw_k, raw_v = keys.raw, values.raw
@@ -205,15 +208,6 @@ def map_dump(map_fd: int, key_size: int, value_size: int, max_entries: int) -> l
 
 def map_delete(map_fd: int, key: bytes) -> None:
     buf = ctypes.create_string_buffer(key, len(key))
-    so = lib()
-    so.bpf_map_delete_elem.argtypes = [ctypes.c_int, ctypes.c_void_p]
-    ret = so.bpf_map_delete_elem(map_fd, buf)
+    ret = lib().bpf_map_delete_elem(map_fd, buf)
     if ret < 0 and -ret != errno.ENOENT:
         _check(ret, "map delete")
-
-
-def map_set_u32(map_fd: int, key: int, value: int) -> None:
-    so = lib()
-    so.bpf_map_update_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
-    k, v = ctypes.c_uint32(key), ctypes.c_uint32(value)
-    _check(so.bpf_map_update_elem(map_fd, ctypes.byref(k), ctypes.byref(v), 0), "map update")
