@@ -19,6 +19,7 @@ from frames import KINDS  # noqa: E402  (the tests' hand-built frames, one defin
 
 BENCH_KINDS = {
     "IPv4/UDP": "ipv4-udp",
+    "IPv6/TCP": "ipv6-tcp",
     "IPv6/TCP behind 3 extension headers": "ipv6-hbh-dst-frag-tcp",
     "QinQ IPv6/ICMPv6": "qinq-ipv6-icmpv6",
     "ARP": "arp",

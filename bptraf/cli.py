@@ -84,6 +84,7 @@ def parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="forget flows idle this long (default 60)",
     )
+    p.add_argument("--resolve", action="store_true", help="TUI: show flow hosts by name (reverse DNS; key n)")
     p.add_argument(
         "--top",
         type=_bounded(int, 1, 1000, "a whole number"),
@@ -187,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if tui:
             from bptraf.tui.app import run_tui
 
-            run_tui(source, args.interval, args.count, args.top)
+            run_tui(source, args.interval, args.count, args.top, args.resolve)
         else:
             _run_lines(source, args)
         return EXIT_OK

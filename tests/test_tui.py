@@ -311,3 +311,37 @@ async def test_size_histogram_bars():
         assert bars[1].startswith("0-64") and bars[1].endswith(" 4")  # the second interval's 4
         assert bars[3].startswith("128-255") and bars[3].endswith(" 6")
         assert bars[7].startswith("1519+") and bars[7].endswith(" 0")
+
+
+async def test_names_key_resolves_hosts_off_the_ui_loop():
+    import threading
+
+    from bptraf.names import Resolver
+
+    release = threading.Event()
+
+    def slow_lookup(addr):
+        release.wait(5)  # a DNS server that takes its time
+        return {"198.18.0.2": "sender.test"}.get(addr)
+
+    app, sampler = make_app()
+    app._resolver_factory = lambda: Resolver(slow_lookup)
+    app.source.flow_script = [_flows(k) for k in range(1, 10)]
+    app.source.set_flows(True)
+    async with app.run_test(size=(120, 60)) as pilot:
+        feed(app, sampler, 1)
+        await pilot.press("n")
+        await pilot.pause()
+        table = app.query_one("#panel0 .flows", DataTable)
+        assert str(table.get_row_at(0)[1]) == "198.18.0.2:4000"  # shown at once, unresolved
+        release.set()
+        for _ in range(50):
+            await pilot.pause(0.05)
+            feed(app, sampler, 1)
+            await pilot.pause()
+            if str(table.get_row_at(0)[1]) != "198.18.0.2:4000":
+                break
+        assert str(table.get_row_at(0)[1]) == "sender.test:4000"
+        assert str(table.get_row_at(0)[2]) == "198.18.0.1:53"  # no name: the address stays
+        await pilot.press("n")
+        assert app.resolver is None

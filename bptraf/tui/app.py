@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Sparkline, Static, TabbedContent,
 
 from bptraf.errors import BptrafError, InterfaceGone
 from bptraf.flows import GROUPS, SORT_KEYS, group, top
+from bptraf.names import Resolver
 from bptraf.sampler import Sample, Sampler, Source
 from bptraf.tui.board import Board, NicCounters
 from bptraf.tui.sysinfo import SystemInfo
@@ -43,6 +44,7 @@ KEYS = """\
  f           count per flow, on or off (pass mode)
  z           frame-size histogram, on or off (pass mode)
  s / g       sort flows by bps, pps, total / group by flow, source, destination, port
+ n           host names for flows (reverse DNS, off by default; never blocks the screen)
  ↑ / ↓       pick the row plotted under `all`
  tab, 1-9    switch interface
  ?           this help"""
@@ -193,8 +195,8 @@ class IfacePanel(VerticalScroll):
         )
         return _bars("[b]frame sizes[/b] (packets)", self.board.attachment.sizes, counts, "")
 
-    def refresh_flows(self, sort: str, grouping: str, top_n: int, state: str) -> None:
-        """The flows table: the biggest flows, or flows summed by host or port."""
+    def refresh_flows(self, sort: str, grouping: str, top_n: int, state: str, name: Callable[[str], str] = str) -> None:
+        """The flows table: the biggest flows, or flows summed by host or port; `name` shows a host."""
         title = self.query_one(".flows-title", Readout)
         table = self.query_one(".flows", DataTable)
         flows = self.board.flows
@@ -203,10 +205,12 @@ class IfacePanel(VerticalScroll):
             table.display = False
             return
         table.display = True
-        title.update(f"[b]flows[/b] by {grouping}, sorted by {sort} (f off, s sort, g group)  {len(flows)} active")
+        title.update(
+            f"[b]flows[/b] by {grouping}, sorted by {sort} (f off, s sort, g group, n names)  {len(flows)} active"
+        )
         if grouping == "flow":
             rows = [
-                (r.flow.proto_name, endpoint(r.flow.src, r.flow.sport), endpoint(r.flow.dst, r.flow.dport),
+                (r.flow.proto_name, endpoint(name(r.flow.src), r.flow.sport), endpoint(name(r.flow.dst), r.flow.dport),
                  si(r.pps), si(r.bps), si(r.flow.bytes))
                 for r in top(flows, top_n, sort)
             ]  # fmt: skip
@@ -214,7 +218,8 @@ class IfacePanel(VerticalScroll):
         else:
             keyfn = {"bps": lambda g: g.bps, "pps": lambda g: g.pps, "total": lambda g: g.total_bytes}[sort]
             groups = sorted(group(flows, grouping), key=lambda g: (-keyfn(g), g.name))[:top_n]
-            rows = [(g.name, str(g.flows), si(g.pps), si(g.bps), si(g.total_bytes)) for g in groups]
+            label = name if grouping in ("src", "dst") else str
+            rows = [(label(g.name), str(g.flows), si(g.pps), si(g.bps), si(g.total_bytes)) for g in groups]
             columns = (grouping, "flows", "pps", "bps", "bytes")
         if tuple(str(c.label) for c in table.columns.values()) != columns:
             table.clear(columns=True)
@@ -258,6 +263,7 @@ class BptrafApp(App[None]):
         Binding("z", "sizes", "sizes"),
         Binding("s", "flow_sort", "sort", show=False),
         Binding("g", "flow_group", "group", show=False),
+        Binding("n", "names", "names", show=False),
         Binding("tab", "next_iface", "next iface", priority=True),
         Binding("question_mark", "help", "help"),
         *(Binding(str(n), f"iface({n - 1})", show=False) for n in range(1, 10)),
@@ -274,6 +280,8 @@ class BptrafApp(App[None]):
         autostart: bool = True,
         min_frame_s: float = 0.25,
         top_n: int = 10,
+        resolve: bool = False,
+        resolver_factory: Callable[[], Resolver] = Resolver,
     ) -> None:
         super().__init__()
         self.source = source
@@ -291,6 +299,8 @@ class BptrafApp(App[None]):
         self.top_n = top_n
         self.flow_sort = SORT_KEYS[0]
         self.flow_group = GROUPS[0]
+        self._resolver_factory = resolver_factory
+        self.resolver: Resolver | None = resolver_factory() if resolve else None
         self.samples = 0
         self.error: BptrafError | None = None
         self._min_frame_s = min_frame_s
@@ -411,7 +421,8 @@ class BptrafApp(App[None]):
         # Only the visible interface is drawn; switching tabs draws the newly shown one.
         panel = self.query_one(f"#panel{active[2:]}", IfacePanel)
         panel.refresh_view(self.bytes_mode, self._sizes_on())
-        panel.refresh_flows(self.flow_sort, self.flow_group, self.top_n, self._flows_state())
+        name = self.resolver.name if self.resolver else str
+        panel.refresh_flows(self.flow_sort, self.flow_group, self.top_n, self._flows_state(), name)
         self._show_info()
 
     def _sizes_on(self) -> bool:
@@ -429,6 +440,8 @@ class BptrafApp(App[None]):
     def on_unmount(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self.resolver:
+            self.resolver.close()
 
     # -- keys -----------------------------------------------------------------------------------
     def action_pause(self) -> None:
@@ -490,12 +503,22 @@ class BptrafApp(App[None]):
         self.flow_group = GROUPS[(GROUPS.index(self.flow_group) + 1) % len(GROUPS)]
         self._redraw()
 
+    def action_names(self) -> None:
+        """Reverse DNS for flow hosts, on or off; lookups run off the UI loop and are cached."""
+        if self.resolver is None:
+            self.resolver = self._resolver_factory()
+        else:
+            self.resolver.close()
+            self.resolver = None
+        self.notify("host names on" if self.resolver else "host names off")
+        self._redraw()
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
 
 
-def run_tui(source: Source, interval: float, count: int | None, top_n: int = 10) -> None:
-    app = BptrafApp(source, interval, count, top_n=top_n)
+def run_tui(source: Source, interval: float, count: int | None, top_n: int = 10, resolve: bool = False) -> None:
+    app = BptrafApp(source, interval, count, top_n=top_n, resolve=resolve)
     app.run()
     if app.error is not None:
         raise app.error
