@@ -10,7 +10,8 @@ from pathlib import Path
 import bcc
 
 from bptraf import libbpf
-from bptraf.bpf import FLOWS, NONE, SIZES, load_programs
+from bptraf.bpf import load_programs
+from bptraf.model import FLOWS, NONE, SIZES
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL = Path(__file__).resolve().parent / "kernel"

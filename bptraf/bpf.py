@@ -22,10 +22,8 @@ from bptraf import flows, libbpf, loader, netif
 from bptraf.counters import for_action, max_ifaces, size_labels
 from bptraf.errors import BptrafError
 from bptraf.kernel_src import kernel_dir
-from bptraf.model import Attachment, Snapshot
+from bptraf.model import FLOWS, NONE, SIZES, Attachment, FeatureSwitch, Snapshot
 
-NONE: frozenset[str] = frozenset()
-SIZES, FLOWS = frozenset({"sizes"}), frozenset({"flows"})
 # source, {feature set: entry-point prefix} (kernel/count.c's BPTRAF_PROG), {role: map name}
 _PROGRAMS = {
     "pass": (
@@ -107,7 +105,7 @@ def load_programs(bcc, action: str, nifaces: int, flows_max: int = FLOWS_MAX_DEF
     return bpf, fds, {role: bpf.get_table(name).map_fd for role, name in maps.items()}
 
 
-class BpfSource:
+class BpfSource(FeatureSwitch):
     """Counts on real interfaces. open() attaches, read() samples, close() undoes exactly what open() did."""
 
     def __init__(
@@ -221,14 +219,6 @@ class BpfSource:
     def flows_available(self) -> bool:
         return FLOWS in VARIANTS[self._action]
 
-    @property
-    def flows_on(self) -> bool:
-        return "flows" in self.features
-
-    @property
-    def sizes_on(self) -> bool:
-        return "sizes" in self.features
-
     def set_features(self, features: frozenset[str]) -> None:
         """Swap every interface's program for the one built with `features`, atomically per interface."""
         features = frozenset(features)
@@ -246,12 +236,6 @@ class BpfSource:
         if dropped_flows:  # nothing adds to the table now: empty it rather than let it age
             for key, _value in self._dump_flows():
                 libbpf.map_delete(self._maps["flows"], key)
-
-    def set_flows(self, on: bool) -> None:
-        self.set_features(self.features | FLOWS if on else self.features - FLOWS)
-
-    def set_sizes(self, on: bool) -> None:
-        self.set_features(self.features | SIZES if on else self.features - SIZES)
 
     def _dump_flows(self) -> list[tuple[bytes, bytes]]:
         return libbpf.map_dump(self._maps["flows"], flows.KEY.size, flows.VALUE.size * self._ncpus, self._flows_max)

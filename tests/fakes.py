@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from bptraf.counters import for_action, size_labels
 from bptraf.flows import Flow
-from bptraf.model import Attachment, Snapshot
+from bptraf.model import Attachment, FeatureSwitch, Snapshot
 
 
 def attachment(iface: str = "eth0", action: str = "pass", mode: str = "native") -> Attachment:
     return Attachment(iface, 2, mode, action, for_action(action), sizes=size_labels() if action == "pass" else ())
 
 
-class FakeSource:
+class FakeSource(FeatureSwitch):
     """Replays snapshots built from cumulative {counter: (packets, bytes)} totals, one per read."""
 
     def __init__(self, attachments: tuple[Attachment, ...], script: list[tuple[int, list[dict]]], ncpus: int = 2):
@@ -37,19 +37,8 @@ class FakeSource:
     def zero(self) -> tuple[Snapshot, ...]:
         return tuple(Snapshot.zero(0, len(a.counters), self.ncpus, len(a.sizes)) for a in self.attachments)
 
-    @property
-    def flows_on(self) -> bool:
-        return "flows" in self.features
-
-    @property
-    def sizes_on(self) -> bool:
-        return "sizes" in self.features
-
-    def set_flows(self, on: bool) -> None:
-        self.features = self.features | {"flows"} if on else self.features - {"flows"}
-
-    def set_sizes(self, on: bool) -> None:
-        self.features = self.features | {"sizes"} if on else self.features - {"sizes"}
+    def set_features(self, features: frozenset[str]) -> None:
+        self.features = frozenset(features)
 
     def read_flows(self) -> list[Flow]:
         found = self.flow_script[min(self.flow_reads, len(self.flow_script) - 1)] if self.flow_script else []

@@ -134,7 +134,8 @@ def test_drop_mode_refuses_flows(lab):
 
 def test_features_switch_at_run_time_without_a_gap(lab):
     """Swapping programs behind the link: sizes and flows count from the swap on, classes throughout."""
-    from bptraf.bpf import FLOWS, SIZES, BpfSource
+    from bptraf.bpf import BpfSource
+    from bptraf.model import FLOWS, SIZES
     from bptraf.sampler import Sampler
 
     frame = eth(0x0800, ipv4(17, udp(6000, 6001)))
