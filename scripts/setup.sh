@@ -15,8 +15,12 @@ release="$(uname -r)"
 arch="$(dpkg --print-architecture)"
 want=()
 dpkg-query -W -f='${Status}' python3-bpfcc 2>/dev/null | grep -q "ok installed" || want+=(python3-bpfcc)
-dpkg-query -W -f='${Status}' python3-venv 2>/dev/null | grep -q "ok installed" || want+=(python3-venv)
+for pkg in python3-venv libbpf1; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || want+=("$pkg")
+done
+# The tests drive veth pairs, namespaces and a TUI in tmux: ip, sysctl/pgrep, tmux.
 command -v ip >/dev/null || want+=(iproute2)
+command -v sysctl >/dev/null && command -v pgrep >/dev/null || want+=(procps)
 command -v tmux >/dev/null || want+=(tmux)
 headers=""
 if [ ! -e "/lib/modules/$release/build" ] && [ ! -e /sys/kernel/kheaders.tar.xz ]; then
