@@ -130,7 +130,6 @@ class BpfSource(FeatureSwitch):
         self._ncpus = netif.possible_cpus()
         self._progs: dict[frozenset[str], list[int]] = {}  # feature set -> program fd by slot
         self._maps: dict[str, int] = {}
-        self._map_fd = -1
         self._flows_max = flows_max
         self._flows_idle_ns = int(flows_idle_s * 1e9)
         if frozenset(features) not in VARIANTS[action]:
@@ -151,7 +150,6 @@ class BpfSource(FeatureSwitch):
         check_headers()
         try:
             self._progs, self._maps = loader.load(self._action, len(self._names), self._flows_max)
-            self._map_fd = self._maps["stats"]
             self.attachments = tuple(self._attach(i, n, x) for i, (n, x) in enumerate(zip(self._names, ifindexes)))
         except BaseException:
             self.close()
@@ -209,7 +207,7 @@ class BpfSource(FeatureSwitch):
         buf = (ctypes.c_uint64 * (self._ncpus * stride))()
         raw = []
         for slot in range(len(self.attachments)):
-            libbpf.map_lookup(self._map_fd, slot, buf)
+            libbpf.map_lookup(self._maps["stats"], slot, buf)
             raw.append(buf[:])
         ts = self._clock()  # stamp right after the reads, before any summing
         return tuple(_snapshot(ts, vals, stride, len(self._counters)) for vals in raw)
@@ -242,12 +240,14 @@ class BpfSource(FeatureSwitch):
 
     def read_flows(self) -> list[flows.Flow]:
         """Every flow's totals; flows idle for longer than flows_idle_s are deleted instead."""
-        found = flows.decode_dump(self._dump_flows())
         now = time.clock_gettime_ns(CLOCK_MONOTONIC_COARSE)  # the clock bpf_ktime_get_coarse_ns reads
-        idle = [f for f in found if now - f.last_ns > self._flows_idle_ns]
-        for f in idle:
-            libbpf.map_delete(self._maps["flows"], flows.encode_key(f))
-        return [f for f in found if now - f.last_ns <= self._flows_idle_ns]
+        live = []
+        for f in flows.decode_dump(self._dump_flows()):
+            if now - f.last_ns > self._flows_idle_ns:
+                libbpf.map_delete(self._maps["flows"], flows.encode_key(f))
+            else:
+                live.append(f)
+        return live
 
     def gone(self) -> tuple[str, ...]:
         """Watched interfaces that no longer exist (the kernel detached their programs)."""
@@ -271,7 +271,6 @@ class BpfSource(FeatureSwitch):
         for fd in self._maps.values():
             os.close(fd)
         self._maps = {}
-        self._map_fd = -1
 
     def __enter__(self) -> BpfSource:
         return self.open()

@@ -66,6 +66,13 @@ class Sampler:
             raise InterfaceGone(f"{', '.join(gone)} disappeared; the kernel detached bptraf's program")
 
 
+def next_deadline(deadline: float, interval: float, now: float) -> float:
+    """One interval on from the last deadline, so the loop's own work does not make the period drift;
+    one interval from now if the loop fell behind (suspend, slow terminal): skip, never burst."""
+    deadline += interval
+    return deadline if deadline > now else now + interval
+
+
 def run(
     sampler: Sampler,
     interval_s: float,
@@ -76,8 +83,8 @@ def run(
 ) -> None:
     """Emit one Sample per interval until `count` is reached or `wait` reports a stop.
 
-    Deadlines advance by the interval from the start, so the loop's own work does not
-    make the period drift. A stop emits the partial interval, so no counted packet is lost.
+    Deadlines advance as next_deadline() says. A stop emits the partial interval, so no counted
+    packet is lost.
     """
     interval_ns = int(interval_s * 1e9)
     deadline = mono() + interval_ns
@@ -89,7 +96,4 @@ def run(
         sampler.check()
         if stopped:
             return
-        deadline += interval_ns
-        now = mono()
-        if deadline <= now:  # fell behind (suspend, slow terminal): skip, never burst
-            deadline = now + interval_ns
+        deadline = next_deadline(deadline, interval_ns, mono())

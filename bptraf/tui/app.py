@@ -25,7 +25,7 @@ from textual.widgets import DataTable, Footer, Sparkline, Static, TabbedContent,
 from bptraf.errors import BptrafError, InterfaceGone
 from bptraf.flows import GROUPS, SORT_KEYS, group, top
 from bptraf.names import Resolver
-from bptraf.sampler import Sample, Sampler, Source
+from bptraf.sampler import Sample, Sampler, Source, next_deadline
 from bptraf.tui.board import Board, NicCounters
 from bptraf.tui.sysinfo import SystemInfo
 from bptraf.units import rate, si
@@ -133,7 +133,7 @@ class IfacePanel(VerticalScroll):
         if not event.data_table.has_class("counters"):
             return
         self.selected = event.cursor_row
-        self.refresh_view(self.app.bytes_mode, "sizes" in getattr(self.app.source, "features", ()))
+        self.refresh_view(self.app.bytes_mode, self.app.sizes_on)
 
     def refresh_view(self, bytes_mode: bool, sizes_on: bool = False) -> None:
         b = self.board
@@ -338,7 +338,7 @@ class BptrafApp(App[None]):
             panel.query_one(".link", Readout).update(
                 f"[b]{board.attachment.iface}[/b]  {speed}  MTU {link.mtu}  {link.mac}  {addrs}"
             )
-            panel.refresh_view(self.bytes_mode, self._sizes_on())
+            panel.refresh_view(self.bytes_mode, self.sizes_on)
         self._show_info()
         self.set_interval(1.0, self._show_info)
         if self._autostart:
@@ -377,9 +377,7 @@ class BptrafApp(App[None]):
             except InterfaceGone as exc:
                 self.call_from_thread(self.fail, exc)
                 return
-            deadline += self.interval
-            if deadline <= time.monotonic():
-                deadline = time.monotonic() + self.interval
+            deadline = next_deadline(deadline, self.interval, time.monotonic())
 
     def ingest_nic(self, nic: dict[str, NicCounters]) -> None:
         for board in self.boards:
@@ -420,12 +418,13 @@ class BptrafApp(App[None]):
         active = self.query_one(TabbedContent).active or "if0"
         # Only the visible interface is drawn; switching tabs draws the newly shown one.
         panel = self.query_one(f"#panel{active[2:]}", IfacePanel)
-        panel.refresh_view(self.bytes_mode, self._sizes_on())
+        panel.refresh_view(self.bytes_mode, self.sizes_on)
         name = self.resolver.name if self.resolver else str
         panel.refresh_flows(self.flow_sort, self.flow_group, self.top_n, self._flows_state(), name)
         self._show_info()
 
-    def _sizes_on(self) -> bool:
+    @property
+    def sizes_on(self) -> bool:
         return "sizes" in getattr(self.source, "features", ())
 
     def _flows_state(self) -> str:
