@@ -65,13 +65,18 @@ class Bptraf:
             self.proc.communicate()
 
 
+def records(json_lines: str, iface: str):
+    """The JSON records of one interface, in order."""
+    for line in json_lines.splitlines():
+        record = json.loads(line)
+        if record["interface"] == iface:
+            yield record
+
+
 def totals(json_lines: str, iface: str) -> dict[str, tuple[int, int]]:
     """Sum every interval's packets and bytes per counter, for one interface."""
     out: dict[str, list[int]] = {}
-    for line in json_lines.splitlines():
-        record = json.loads(line)
-        if record["interface"] != iface:
-            continue
+    for record in records(json_lines, iface):
         for name, c in record["counters"].items():
             t = out.setdefault(name, [0, 0])
             t[0] += c["packets"]

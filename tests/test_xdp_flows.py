@@ -8,7 +8,7 @@ import time
 import pytest
 from frames import ICMP, ICMPV6, eth, ipv4, ipv6, padded, tcp, udp
 from netlab import VethLab, sh
-from runner import Bptraf, totals
+from runner import Bptraf, records, totals
 from test_xdp import count_until
 
 pytestmark = pytest.mark.bpf
@@ -17,10 +17,7 @@ pytestmark = pytest.mark.bpf
 def flow_totals(out: str, iface: str) -> dict[tuple, tuple[int, int]]:
     """Each flow's packets and bytes, summed over every interval's deltas."""
     got: dict[tuple, list[int]] = {}
-    for line in out.splitlines():
-        r = json.loads(line)
-        if r["interface"] != iface:
-            continue
+    for r in records(out, iface):
         for f in r.get("flows", []):
             t = got.setdefault((f["proto"], f["src"], f["sport"], f["dst"], f["dport"]), [0, 0])
             t[0] += f["packets"]
@@ -30,11 +27,9 @@ def flow_totals(out: str, iface: str) -> dict[tuple, tuple[int, int]]:
 
 def size_totals(out: str, iface: str) -> dict[str, int]:
     got: dict[str, int] = {}
-    for line in out.splitlines():
-        r = json.loads(line)
-        if r["interface"] == iface:
-            for label, n in r["sizes"].items():
-                got[label] = got.get(label, 0) + n
+    for r in records(out, iface):
+        for label, n in r["sizes"].items():
+            got[label] = got.get(label, 0) + n
     return got
 
 
