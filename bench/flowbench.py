@@ -10,7 +10,7 @@ from pathlib import Path
 import bcc
 
 from bptraf import flows, libbpf, netif
-from bptraf.bpf import load_programs
+from bptraf.loader import load_programs
 
 
 def _memlock(fd: int) -> int:

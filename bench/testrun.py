@@ -10,8 +10,8 @@ from pathlib import Path
 import bcc
 
 from bptraf import libbpf
-from bptraf.bpf import load_programs
-from bptraf.model import FLOWS, NONE, SIZES
+from bptraf.loader import load_programs
+from bptraf.source import Feature
 
 ROOT = Path(__file__).resolve().parent.parent
 KERNEL = Path(__file__).resolve().parent / "kernel"
@@ -51,10 +51,10 @@ def measure(repeat: int = 16_000_000, rounds: int = 7) -> dict:
     count_obj, count_fds, _ = load_programs(bcc, "pass", 1)
     progs = {
         "bare XDP_DROP": bare.load_func(b"bench_bare_drop", bcc.BPF.XDP).fd,
-        "bptraf -d": drop_fds[NONE][0],
-        "bptraf": count_fds[NONE][0],
-        "bptraf --sizes": count_fds[SIZES][0],
-        "bptraf --flows": count_fds[FLOWS][0],
+        "bptraf -d": drop_fds[Feature.NONE][0],
+        "bptraf": count_fds[Feature.NONE][0],
+        "bptraf --sizes": count_fds[Feature.SIZES][0],
+        "bptraf --flows": count_fds[Feature.FLOWS][0],
     }
     frames = {k.name: k.frame for k in KINDS}
     out: dict[str, dict[str, float]] = {}

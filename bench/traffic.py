@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.testbed import ROOT, Testbed, sh, wait_generator, wait_line
 from bptraf import libbpf
-from bptraf.bpf import import_bcc
+from bptraf.loader import import_bcc
 
 KERNEL = Path(__file__).resolve().parent / "kernel"
 OFFERED_PPS = 15e6  # above what the generator reaches here, so it never runs dry inside a window

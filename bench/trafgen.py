@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from bptraf import libbpf
-from bptraf.bpf import import_bcc
+from bptraf.loader import import_bcc
 
 KERNEL = Path(__file__).resolve().parent / "kernel"
 

@@ -1,8 +1,7 @@
-"""The real counter source: XDP programs compiled by bcc, attached through BPF links, maps read with libbpf.
+"""The live counter source: programs attached through BPF links, maps read with libbpf.
 
-This is the only module that imports bcc, lazily, and the running bptraf process never does:
-bptraf.loader compiles in a child and hands back fds. Everything downstream of `read()` runs and
-is tested without root or bcc.
+bcc never enters this process: bptraf.loader compiles in a child and hands back fds. Everything
+downstream of `read()` runs and is tested without root or bcc.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import importlib.util
 import os
 import platform
 import time
@@ -21,55 +19,11 @@ from pathlib import Path
 from bptraf import flows, libbpf, loader, netif
 from bptraf.counters import for_action, max_ifaces, size_labels
 from bptraf.errors import BptrafError
-from bptraf.kernel_src import kernel_dir
-from bptraf.model import FLOWS, NONE, SIZES, Attachment, FeatureSwitch, Snapshot
+from bptraf.loader import FLOWS_MAX_DEFAULT, VARIANTS, check_bcc
+from bptraf.model import Attachment, Snapshot
+from bptraf.source import Feature, available, check
 
-# source, {feature set: entry-point prefix} (kernel/count.c's BPTRAF_PROG), {role: map name}
-_PROGRAMS = {
-    "pass": (
-        "count.c",
-        {
-            NONE: "bptraf_count_",
-            SIZES: "bptraf_count_sizes_",
-            FLOWS: "bptraf_count_flows_",
-            SIZES | FLOWS: "bptraf_count_sizes_flows_",
-        },
-        {"stats": "bptraf_stats", "flows": "bptraf_flows"},
-    ),
-    "drop": ("drop.c", {NONE: "bptraf_drop_"}, {"stats": "bptraf_drop"}),
-}
-VARIANTS = {action: tuple(v) for action, (_src, v, _maps) in _PROGRAMS.items()}
-MAP_ROLES = {action: tuple(maps) for action, (_src, _v, maps) in _PROGRAMS.items()}
 CLOCK_MONOTONIC_COARSE = 6  # Linux; time.CLOCK_MONOTONIC_COARSE is not in every Python
-FLOWS_MAX_DEFAULT = 16384
-
-
-_NO_BCC = (
-    "bcc's Python module is not importable: install it with `apt install python3-bpfcc` "
-    "(PyPI's `bcc` is another project); in a virtualenv, create it from /usr/bin/python3 "
-    "with --system-site-packages (`scripts/setup.sh` does both)"
-)
-
-
-def import_bcc():
-    try:
-        import bcc
-    except ImportError:
-        raise BptrafError(_NO_BCC) from None
-    return bcc
-
-
-def check_bcc() -> None:
-    """Fail early, with the install hint, without loading bcc (and LLVM) into this process."""
-    if importlib.util.find_spec("bcc") is None:
-        raise BptrafError(_NO_BCC)
-
-
-def bcc_version() -> str:
-    try:
-        return import_bcc().__version__
-    except BptrafError:
-        return "not installed"
 
 
 def check_headers(release: str = platform.release()) -> None:
@@ -82,30 +36,7 @@ def check_headers(release: str = platform.release()) -> None:
     )
 
 
-def load_programs(bcc, action: str, nifaces: int, flows_max: int = FLOWS_MAX_DEFAULT):
-    """Compile kernel/count.c or drop.c and load every feature set's entry point for every slot.
-
-    Returns the bcc object (which owns the fds), {feature set: program fds by slot}, {role: map fd}.
-    """
-    src, variants, maps = _PROGRAMS[action]
-    kdir = kernel_dir()
-    cflags = [f"-I{kdir}", f"-DBPTRAF_NIFACES={int(nifaces)}", f"-DBPTRAF_FLOWS_MAX={int(flows_max)}"]
-    try:
-        bpf = bcc.BPF(src_file=str(kdir / src).encode(), cflags=cflags)
-    except Exception as exc:  # bcc raises bare Exception; its compiler output is already on stderr
-        raise BptrafError(f"could not compile {src} with bcc: {exc}") from None
-    try:
-        fds = {
-            features: [bpf.load_func(f"{prefix}{slot}".encode(), bcc.BPF.XDP).fd for slot in range(nifaces)]
-            for features, prefix in variants.items()
-        }
-    except Exception as exc:
-        bpf.cleanup()
-        raise BptrafError(f"the kernel refused the XDP program: {exc}") from None
-    return bpf, fds, {role: bpf.get_table(name).map_fd for role, name in maps.items()}
-
-
-class BpfSource(FeatureSwitch):
+class BpfSource:
     """Counts on real interfaces. open() attaches, read() samples, close() undoes exactly what open() did."""
 
     def __init__(
@@ -117,7 +48,7 @@ class BpfSource(FeatureSwitch):
         clock: Callable[[], int] = time.monotonic_ns,
         flows_max: int = FLOWS_MAX_DEFAULT,
         flows_idle_s: float = 60.0,
-        features: frozenset[str] = NONE,
+        features: Feature = Feature.NONE,
     ) -> None:
         if not 1 <= len(ifaces) <= max_ifaces():
             raise BptrafError(f"bptraf watches 1 to {max_ifaces()} interfaces at once")
@@ -127,14 +58,16 @@ class BpfSource(FeatureSwitch):
         self._note = note
         self._clock = clock
         self._counters = for_action(action)
-        self._ncpus = netif.possible_cpus()
-        self._progs: dict[frozenset[str], list[int]] = {}  # feature set -> program fd by slot
+        self.ncpus = netif.possible_cpus()
+        self._progs: dict[Feature, list[int]] = {}  # feature set -> program fd by slot
         self._maps: dict[str, int] = {}
         self._flows_max = flows_max
         self._flows_idle_ns = int(flows_idle_s * 1e9)
-        if frozenset(features) not in VARIANTS[action]:
-            raise BptrafError(f"-d counts totals only: no {' or '.join(sorted(features))}")
-        self.features = frozenset(features)  # the feature set whose programs are attached
+        check(action, features)
+        self.available = available(action) & _built(action)
+        if features & ~self.available:
+            raise BptrafError(f"this build cannot count {', '.join((features & ~self.available).names())}")
+        self.features = features  # the feature set whose programs are attached
         self._sizes = size_labels() if action == "pass" else ()
         self._hooks: list[_Hook] = []  # one per attached interface
         self.attachments: tuple[Attachment, ...] = ()
@@ -199,12 +132,12 @@ class BpfSource(FeatureSwitch):
     def zero(self) -> tuple[Snapshot, ...]:
         """The state at attach time: fresh maps hold zeros."""
         ts = self._clock()
-        return tuple(Snapshot.zero(ts, len(self._counters), self._ncpus, len(self._sizes)) for _ in self.attachments)
+        return tuple(Snapshot.zero(ts, len(self._counters), self.ncpus, len(self._sizes)) for _ in self.attachments)
 
     def read(self) -> tuple[Snapshot, ...]:
         """One snapshot per attached interface: totals since attach, summed over the possible CPUs."""
         stride = len(self._counters) * 2 + len(self._sizes)
-        buf = (ctypes.c_uint64 * (self._ncpus * stride))()
+        buf = (ctypes.c_uint64 * (self.ncpus * stride))()
         raw = []
         for slot in range(len(self.attachments)):
             libbpf.map_lookup(self._maps["stats"], slot, buf)
@@ -213,15 +146,11 @@ class BpfSource(FeatureSwitch):
         return tuple(_snapshot(ts, vals, stride, len(self._counters)) for vals in raw)
 
     # -- features -------------------------------------------------------------------------------
-    @property
-    def flows_available(self) -> bool:
-        return FLOWS in VARIANTS[self._action]
-
-    def set_features(self, features: frozenset[str]) -> None:
+    def set_features(self, features: Feature) -> None:
         """Swap every interface's program for the one built with `features`, atomically per interface."""
-        features = frozenset(features)
+        check(self._action, features)
         if features not in self._progs:
-            raise BptrafError(f"{self._action} mode has no {'/'.join(sorted(features))}")
+            raise BptrafError(f"{self._action} mode cannot count {', '.join(features.names())}")
         for slot, hook in enumerate(self._hooks):
             new = self._progs[features][slot]
             if hook.link_fd >= 0:
@@ -229,17 +158,19 @@ class BpfSource(FeatureSwitch):
             else:
                 libbpf.netlink_replace_xdp(hook.prog_fd, new, hook.ifindex, hook.mode)
             hook.prog_fd = new
-        dropped_flows = self.flows_on and "flows" not in features
+        dropped_flows = Feature.FLOWS in self.features and Feature.FLOWS not in features
         self.features = features
         if dropped_flows:  # nothing adds to the table now: empty it rather than let it age
             for key, _value in self._dump_flows():
                 libbpf.map_delete(self._maps["flows"], key)
 
     def _dump_flows(self) -> list[tuple[bytes, bytes]]:
-        return libbpf.map_dump(self._maps["flows"], flows.KEY.size, flows.VALUE.size * self._ncpus, self._flows_max)
+        return libbpf.map_dump(self._maps["flows"], flows.KEY.size, flows.VALUE.size * self.ncpus, self._flows_max)
 
     def read_flows(self) -> list[flows.Flow]:
         """Every flow's totals; flows idle for longer than flows_idle_s are deleted instead."""
+        if Feature.FLOWS not in self.features:
+            return []
         now = time.clock_gettime_ns(CLOCK_MONOTONIC_COARSE)  # the clock bpf_ktime_get_coarse_ns reads
         live = []
         for f in flows.decode_dump(self._dump_flows()):
@@ -277,6 +208,14 @@ class BpfSource(FeatureSwitch):
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _built(action: str) -> Feature:
+    """The feature sets kernel programs exist for."""
+    out = Feature.NONE
+    for variant in VARIANTS[action]:
+        out |= variant
+    return out
 
 
 @dataclass

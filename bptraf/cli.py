@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from bptraf import __version__, netif
 from bptraf.errors import EXIT_OK, BptrafError, UsageError
+from bptraf.source import Feature
+from bptraf.source import check as check_features
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -100,7 +102,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def versions() -> str:
-    from bptraf.bpf import bcc_version
+    from bptraf.loader import bcc_version
 
     try:
         from bptraf import libbpf
@@ -139,9 +141,11 @@ def warn_drop(names: Sequence[str]) -> None:
         )
 
 
-def _signal_wait(timeout: float) -> bool:
-    """Sleep up to `timeout` seconds; True if a stop signal arrived (they are blocked and taken here)."""
-    return signal.sigtimedwait(STOP_SIGNALS, timeout) is not None
+def _signal_wait(timeout: float):
+    """Sleep up to `timeout` seconds, or until a stop signal arrives (they are blocked and taken here)."""
+    from bptraf.sampler import Wait
+
+    return Wait.TIMEOUT if signal.sigtimedwait(STOP_SIGNALS, timeout) is None else Wait.STOP
 
 
 def _run_lines(source, args) -> None:
@@ -168,19 +172,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     mask = None if tui else signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     source = None
     try:
-        if args.drop and (args.flows or args.sizes):
-            raise UsageError("-d counts totals only: it cannot be combined with --flows or --sizes")
+        features = Feature.NONE
+        for name in ("sizes", "flows"):
+            if getattr(args, name):
+                features |= Feature[name.upper()]
+        action = "drop" if args.drop else "pass"
+        check_features(action, features)
         names = choose_interfaces(args.interfaces)
         from bptraf.bpf import BpfSource
 
         source = BpfSource(
             names,
-            action="drop" if args.drop else "pass",
+            action=action,
             mode=args.mode,
             note=note,
             flows_max=args.flows_max,
             flows_idle_s=args.flows_idle,
-            features=frozenset(f for f in ("sizes", "flows") if getattr(args, f)),
+            features=features,
         )
         if args.drop:
             warn_drop(names)

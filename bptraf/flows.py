@@ -7,6 +7,8 @@ import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bptraf.rates import delta, per_second
+
 # struct bptraf_flow_key and struct bptraf_flow in kernel/counters.h
 KEY = struct.Struct("=16s16sHHBB2x")
 VALUE = struct.Struct("=QQQQ")
@@ -104,11 +106,9 @@ def rates(prev: dict[tuple, Flow], cur: Iterable[Flow], period_s: float) -> list
     out = []
     for f in cur:
         before = prev.get(f.key)
-        dp = f.packets - before.packets if before and f.packets >= before.packets else f.packets
-        db = f.bytes - before.bytes if before and f.bytes >= before.bytes else f.bytes
-        out.append(
-            FlowRate(f, dp, db, dp / period_s if period_s > 0 else 0.0, db * 8 / period_s if period_s > 0 else 0.0)
-        )
+        dp = delta(before.packets, f.packets) if before else f.packets
+        db = delta(before.bytes, f.bytes) if before else f.bytes
+        out.append(FlowRate(f, dp, db, per_second(dp, period_s), per_second(db, period_s, 8)))
     return out
 
 

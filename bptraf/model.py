@@ -30,35 +30,12 @@ class Snapshot:
     cpu_packets: tuple[int, ...]  # the `all` counter, per possible CPU
     cpu_bytes: tuple[int, ...]
     sizes: tuple[int, ...] = ()  # packets per frame-size bucket (counting program only)
+    # What the host sent, in the same classes and buckets; empty while TX is not counted.
+    tx_packets: tuple[int, ...] = ()
+    tx_bytes: tuple[int, ...] = ()
+    tx_sizes: tuple[int, ...] = ()
 
     @classmethod
-    def zero(cls, ts_ns: int, ncounters: int, ncpus: int, nsizes: int = 0) -> Snapshot:
-        return cls(ts_ns, (0,) * ncounters, (0,) * ncounters, (0,) * ncpus, (0,) * ncpus, (0,) * nsizes)
-
-
-NONE: frozenset[str] = frozenset()
-SIZES, FLOWS = frozenset({"sizes"}), frozenset({"flows"})
-
-
-class FeatureSwitch:
-    """The sizes and flows switches of a source, over its `features` set; the source supplies
-    set_features(), which makes the kernel side match."""
-
-    features: frozenset[str] = NONE
-
-    def set_features(self, features: frozenset[str]) -> None:
-        raise NotImplementedError
-
-    @property
-    def flows_on(self) -> bool:
-        return "flows" in self.features
-
-    @property
-    def sizes_on(self) -> bool:
-        return "sizes" in self.features
-
-    def set_flows(self, on: bool) -> None:
-        self.set_features(self.features | FLOWS if on else self.features - FLOWS)
-
-    def set_sizes(self, on: bool) -> None:
-        self.set_features(self.features | SIZES if on else self.features - SIZES)
+    def zero(cls, ts_ns: int, ncounters: int, ncpus: int, nsizes: int = 0, tx: bool = False) -> Snapshot:
+        z, zs = (0,) * ncounters, (0,) * nsizes
+        return cls(ts_ns, z, z, (0,) * ncpus, (0,) * ncpus, zs, *((z, z, zs) if tx else ((), (), ())))

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
+import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from bptraf import flows
 from bptraf.errors import InterfaceGone
 from bptraf.flows import Flow, FlowRate
-from bptraf.model import Attachment, Snapshot
+from bptraf.model import Snapshot
 from bptraf.rates import Rates, compute
-
-
-class Source(Protocol):
-    """What renderers sample: the real BpfSource, or a scripted fake in tests."""
-
-    attachments: tuple[Attachment, ...]
-
-    def zero(self) -> tuple[Snapshot, ...]: ...
-    def read(self) -> tuple[Snapshot, ...]: ...
-    def gone(self) -> tuple[str, ...]: ...
+from bptraf.source import Feature, Source
 
 
 @dataclass(frozen=True)
@@ -32,7 +23,7 @@ class Sample:
     rates: tuple[Rates, ...]
     totals: tuple[Snapshot, ...]
     flows: tuple[tuple[FlowRate, ...], ...] | None = None  # per attachment, when flows are on
-    features: frozenset[str] = frozenset()  # what the attached programs count beyond the classes
+    features: Feature = Feature.NONE  # what the source counted beyond the classes in this interval
 
 
 class Sampler:
@@ -49,7 +40,8 @@ class Sampler:
         rates = tuple(compute(p, c) for p, c in zip(self._prev, cur))
         self._prev = cur
         per_iface = None
-        if getattr(self.source, "flows_on", False):
+        features = self.source.features
+        if Feature.FLOWS in features:
             found = self.source.read_flows()
             period = rates[0].period_s if rates else 0.0
             flow_rates = flows.rates(self._prev_flows, found, period)
@@ -57,7 +49,7 @@ class Sampler:
             per_iface = tuple(tuple(r for r in flow_rates if r.flow.slot == i) for i in range(len(cur)))
         else:
             self._prev_flows = {}
-        return Sample(self._wall(), rates, cur, per_iface, getattr(self.source, "features", frozenset()))
+        return Sample(self._wall(), rates, cur, per_iface, features)
 
     def check(self) -> None:
         """Raise InterfaceGone if a watched interface was removed."""
@@ -73,27 +65,39 @@ def next_deadline(deadline: float, interval: float, now: float) -> float:
     return deadline if deadline > now else now + interval
 
 
+class Wait(enum.Enum):
+    """What ended a wait between samples."""
+
+    TIMEOUT = 0  # the deadline came: sample
+    STOP = 1  # stop: sample the partial interval, then return
+    WAKE = 2  # the interval changed: start a new deadline from now, no sample
+
+
 def run(
     sampler: Sampler,
-    interval_s: float,
+    interval_s: float | Callable[[], float],
     count: int | None,
-    wait: Callable[[float], bool],
+    wait: Callable[[float], Wait],
     emit: Callable[[Sample], None],
     mono: Callable[[], int] = time.monotonic_ns,
 ) -> None:
     """Emit one Sample per interval until `count` is reached or `wait` reports a stop.
 
-    Deadlines advance as next_deadline() says. A stop emits the partial interval, so no counted
-    packet is lost.
+    The one sampling loop: plain, JSON and the TUI's worker all run it. `interval_s` may be a
+    callable read at every deadline (the TUI changes it at run time and wakes the wait). Deadlines
+    advance as next_deadline() says. A stop emits the partial interval, so no counted packet is lost.
     """
-    interval_ns = int(interval_s * 1e9)
-    deadline = mono() + interval_ns
+    interval = interval_s if callable(interval_s) else lambda: interval_s
+    deadline = mono() + int(interval() * 1e9)
     done = 0
     while count is None or done < count:
-        stopped = wait(max(deadline - mono(), 0) / 1e9)
+        why = wait(max(deadline - mono(), 0) / 1e9)
+        if why is Wait.WAKE:
+            deadline = mono() + int(interval() * 1e9)
+            continue
         emit(sampler.sample())
         done += 1
         sampler.check()
-        if stopped:
+        if why is Wait.STOP:
             return
-        deadline = next_deadline(deadline, interval_ns, mono())
+        deadline = next_deadline(deadline, int(interval() * 1e9), mono())

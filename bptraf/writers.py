@@ -9,6 +9,7 @@ from typing import TextIO
 from bptraf.flows import FlowRate, top
 from bptraf.model import Attachment
 from bptraf.sampler import Sample
+from bptraf.source import Feature
 from bptraf.units import rate
 
 FLOW_HEADER = f"{'PROTO':>6} {'SRC':<46} {'DST':<46} {'PKTS':>10} {'BYTES':>12} {'pps':>10} {'bps':>11}"
@@ -85,7 +86,7 @@ class JsonWriter(_Writer):
                     for c in a.counters
                 },
             }
-            if "sizes" in sample.features:
+            if Feature.SIZES in sample.features:
                 record["sizes"] = dict(zip(a.sizes, r.sizes))
             if sample.flows is not None:
                 record["flows"] = [_flow_record(fr) for fr in top(sample.flows[i], self.top_n)]

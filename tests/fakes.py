@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from bptraf.counters import for_action, size_labels
 from bptraf.flows import Flow
-from bptraf.model import Attachment, FeatureSwitch, Snapshot
+from bptraf.model import Attachment, Snapshot
+from bptraf.sampler import Wait
+from bptraf.source import Feature, available
 
 
 def attachment(iface: str = "eth0", action: str = "pass", mode: str = "native") -> Attachment:
     return Attachment(iface, 2, mode, action, for_action(action), sizes=size_labels() if action == "pass" else ())
 
 
-class FakeSource(FeatureSwitch):
+class FakeSource:
     """Replays snapshots built from cumulative {counter: (packets, bytes)} totals, one per read."""
 
     def __init__(self, attachments: tuple[Attachment, ...], script: list[tuple[int, list[dict]]], ncpus: int = 2):
@@ -20,8 +22,9 @@ class FakeSource(FeatureSwitch):
         self.ncpus = ncpus
         self.reads = 0
         self.missing: tuple[str, ...] = ()
-        self.flows_available = all(a.action == "pass" for a in attachments)
-        self.features: frozenset[str] = frozenset()
+        self.available = available(attachments[0].action) if attachments else Feature.NONE
+        self.features = Feature.NONE
+        self.closed = False
         self.flow_script: list[list[Flow]] = []  # one list of cumulative flows per read_flows()
         self.flow_reads = 0
 
@@ -37,10 +40,15 @@ class FakeSource(FeatureSwitch):
     def zero(self) -> tuple[Snapshot, ...]:
         return tuple(Snapshot.zero(0, len(a.counters), self.ncpus, len(a.sizes)) for a in self.attachments)
 
-    def set_features(self, features: frozenset[str]) -> None:
-        self.features = frozenset(features)
+    def set_features(self, features: Feature) -> None:
+        self.features = features
+
+    def close(self) -> None:
+        self.closed = True
 
     def read_flows(self) -> list[Flow]:
+        if Feature.FLOWS not in self.features:
+            return []
         found = self.flow_script[min(self.flow_reads, len(self.flow_script) - 1)] if self.flow_script else []
         self.flow_reads += 1
         return found
@@ -64,7 +72,7 @@ class FakeClock:
     def mono(self) -> int:
         return self.now
 
-    def wait(self, seconds: float) -> bool:
+    def wait(self, seconds: float) -> Wait:
         self.waits.append(seconds)
         self.now += int(seconds * 1e9)
-        return False
+        return Wait.TIMEOUT

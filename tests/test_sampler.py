@@ -4,7 +4,7 @@ import pytest
 from fakes import FakeClock, FakeSource, attachment
 
 from bptraf.errors import InterfaceGone
-from bptraf.sampler import Sampler, run
+from bptraf.sampler import Sampler, Wait, run
 
 
 def script(n):
@@ -49,7 +49,7 @@ def test_a_stop_emits_the_partial_interval_and_ends():
 
     def wait(seconds):
         calls.append(seconds)
-        return len(calls) == 2
+        return Wait.STOP if len(calls) == 2 else Wait.TIMEOUT
 
     out = []
     run(Sampler(src), 1.0, None, wait, out.append, mono=lambda: 0)

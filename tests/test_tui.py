@@ -7,6 +7,7 @@ from fakes import FakeSource, attachment
 from textual.widgets import DataTable, TabbedContent
 
 from bptraf.sampler import Sampler
+from bptraf.source import Feature
 from bptraf.tui.app import BptrafApp, HelpScreen
 from bptraf.tui.board import NicCounters
 from bptraf.tui.sysinfo import LinkInfo
@@ -256,7 +257,7 @@ async def test_flows_key_table_sort_and_group():
         assert "off: press f" in text(app, "#panel0 .flows-title")
         await pilot.press("f")
         await pilot.pause(0.2)
-        assert app.source.flows_on
+        assert Feature.FLOWS in app.source.features
         feed(app, sampler, 2)
         await pilot.pause()
         table = app.query_one("#panel0 .flows", DataTable)
@@ -277,14 +278,14 @@ async def test_flows_key_table_sort_and_group():
         assert app.flow_sort == "pps"
         await pilot.press("f")
         await pilot.pause(0.2)
-        assert not app.source.flows_on
+        assert Feature.FLOWS not in app.source.features
 
 
 async def test_flows_key_in_drop_mode_warns():
     app, _ = make_app(action="drop")
     async with app.run_test() as pilot:
         await pilot.press("f")
-        assert not app.source.flows_on
+        assert Feature.FLOWS not in app.source.features
 
 
 async def test_size_histogram_bars():
@@ -303,7 +304,7 @@ async def test_size_histogram_bars():
         assert text(app, "#panel0 .sizes") == "frame sizes off: press z"
         await pilot.press("z")
         await pilot.pause(0.2)
-        assert app.source.sizes_on
+        assert Feature.SIZES in app.source.features
         feed(app, sampler, 1, nic=False)
         await pilot.pause()
         bars = text(app, "#panel0 .sizes").splitlines()
@@ -327,7 +328,7 @@ async def test_names_key_resolves_hosts_off_the_ui_loop():
     app, sampler = make_app()
     app._resolver_factory = lambda: Resolver(slow_lookup)
     app.source.flow_script = [_flows(k) for k in range(1, 10)]
-    app.source.set_flows(True)
+    app.source.set_features(Feature.FLOWS)
     async with app.run_test(size=(120, 60)) as pilot:
         feed(app, sampler, 1)
         await pilot.press("n")

@@ -22,10 +22,11 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Sparkline, Static, TabbedContent, TabPane
 
-from bptraf.errors import BptrafError, InterfaceGone
+from bptraf.errors import BptrafError
 from bptraf.flows import GROUPS, SORT_KEYS, group, top
 from bptraf.names import Resolver
-from bptraf.sampler import Sample, Sampler, Source, next_deadline
+from bptraf.sampler import Sample, Sampler, Wait, run
+from bptraf.source import Feature, Source, toggled
 from bptraf.tui.board import Board, NicCounters
 from bptraf.tui.sysinfo import SystemInfo
 from bptraf.units import rate, si
@@ -277,6 +278,7 @@ class BptrafApp(App[None]):
         info: SystemInfo | None = None,
         mono: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
+        mono_ns: Callable[[], int] = time.monotonic_ns,
         autostart: bool = True,
         min_frame_s: float = 0.25,
         top_n: int = 10,
@@ -290,10 +292,10 @@ class BptrafApp(App[None]):
         self.info = info or SystemInfo()
         self._mono = mono
         self._wall = wall
+        self._mono_ns = mono_ns
         self._autostart = autostart
         self.started = mono()
-        ncpus = len(source.zero()[0].cpu_packets)
-        self.boards = [Board(a, ncpus) for a in source.attachments]
+        self.boards = [Board(a, source.ncpus) for a in source.attachments]
         self.paused = False
         self.bytes_mode = False
         self.top_n = top_n
@@ -360,24 +362,24 @@ class BptrafApp(App[None]):
     # -- sampling -------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, name="sampler")
     def _sampling(self) -> None:
-        sampler = Sampler(self.source, wall=self._wall)
         ifaces = tuple(a.iface for a in self.source.attachments)
         self.call_from_thread(self.ingest_nic, self.info.nic(ifaces))
-        deadline = time.monotonic() + self.interval
-        while not self._stop.is_set():
-            if self._wake.wait(max(deadline - time.monotonic(), 0)):
-                self._wake.clear()  # interval changed, or stopping: recompute the deadline
-                deadline = time.monotonic() + self.interval
-                continue
-            sample = sampler.sample()
-            nic = self.info.nic(ifaces)
-            self.call_from_thread(self.ingest, sample, nic)
-            try:
-                sampler.check()
-            except InterfaceGone as exc:
+
+        def wait(timeout: float) -> Wait:
+            if self._wake.wait(timeout):
+                self._wake.clear()
+                return Wait.STOP if self._stop.is_set() else Wait.WAKE
+            return Wait.TIMEOUT
+
+        def emit(sample: Sample) -> None:
+            if not self._stop.is_set():
+                self.call_from_thread(self.ingest, sample, self.info.nic(ifaces))
+
+        try:
+            run(Sampler(self.source, wall=self._wall), lambda: self.interval, self.count, wait, emit, self._mono_ns)
+        except BptrafError as exc:
+            if not self._stop.is_set():
                 self.call_from_thread(self.fail, exc)
-                return
-            deadline = next_deadline(deadline, self.interval, time.monotonic())
 
     def ingest_nic(self, nic: dict[str, NicCounters]) -> None:
         for board in self.boards:
@@ -425,12 +427,14 @@ class BptrafApp(App[None]):
 
     @property
     def sizes_on(self) -> bool:
-        return "sizes" in getattr(self.source, "features", ())
+        return Feature.SIZES in self.source.features
 
     def _flows_state(self) -> str:
-        if not getattr(self.source, "flows_available", False):
+        if Feature.FLOWS not in self.source.available:
             return "not available in drop mode"
-        return "on: waiting for the next interval" if self.source.flows_on else "off: press f to count per flow"
+        if Feature.FLOWS in self.source.features:
+            return "on: waiting for the next interval"
+        return "off: press f to count per flow"
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self) -> None:
@@ -478,21 +482,21 @@ class BptrafApp(App[None]):
         self.action_iface((int(active[2:]) + 1) % len(self.boards))
 
     def action_flows(self) -> None:
-        self._toggle("flows")
+        self._toggle(Feature.FLOWS)
 
     def action_sizes(self) -> None:
-        self._toggle("sizes")
+        self._toggle(Feature.SIZES)
 
-    def _toggle(self, feature: str) -> None:
+    def _toggle(self, feature: Feature) -> None:
         """Swap the attached programs for ones with `feature` on or off (pass mode)."""
-        if not getattr(self.source, "flows_available", False):
-            self.notify(f"-d counts totals only: no {feature}", severity="warning")
+        name = feature.names()[0]
+        if feature not in self.source.available:
+            self.notify(f"-d counts totals only: no {name}", severity="warning")
             return
-        on = feature not in self.source.features
-        setter = self.source.set_flows if feature == "flows" else self.source.set_sizes
+        wanted = toggled(self.source, feature)
         # Switching flows off empties the flow map: a burst of syscalls, so not on the UI loop.
-        self.run_worker(lambda: setter(on), thread=True, group="features")
-        self.notify(f"{feature} {'on' if on else 'off'}")
+        self.run_worker(lambda: self.source.set_features(wanted), thread=True, group="features")
+        self.notify(f"{name} {'on' if feature in wanted else 'off'}")
 
     def action_flow_sort(self) -> None:
         self.flow_sort = SORT_KEYS[(SORT_KEYS.index(self.flow_sort) + 1) % len(SORT_KEYS)]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bptraf.flows import FlowRate
 from bptraf.model import Attachment
-from bptraf.rates import Rates, delta
+from bptraf.rates import Rates, delta, per_second
 
 HISTORY = 600  # intervals kept for the plots: ten minutes at -i 1
 
@@ -43,7 +43,7 @@ def nic_rates(prev: NicCounters, cur: NicCounters) -> NicRates:
     period = max(cur.ts_ns - prev.ts_ns, 0) / 1e9
 
     def per_s(a: int, b: int, scale: int = 1) -> float:
-        return delta(a, b) * scale / period if period > 0 else 0.0
+        return per_second(delta(a, b), period, scale)
 
     return NicRates(
         rx_pps=per_s(prev.rx_packets, cur.rx_packets),
