@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0-or-later */
+/*
+ * The frame parser and classifier, shared by every counting program
+ * (count.c on XDP receive, and any program on another hook): it reads only
+ * between `data` and `end`, so it does not care which hook the frame came
+ * from.
+ *
+ * Every frame counts in `all` and in exactly one L3 class; IPv4 and IPv6
+ * frames also count in exactly one L4 class; frames with one or two VLAN
+ * tags also count in `vlan`. A frame too short for a header it announces
+ * keeps its L3 class and lands in `l4_other` (or `l3_other` when even the
+ * ethertype is missing): nothing is read past `end`.
+ *
+ * IPv4 and IPv6 are classed by their protocol / last next-header field once
+ * the L3 header (with IPv4 options, with IPv6 extension headers) is whole,
+ * so non-first fragments, which carry no L4 header, keep their protocol.
+ *
+ * The includer declares, before including this file:
+ *   track_flow(slot, l3, l4, end, v6, proto, len)  per-flow sums, called
+ *   for IP frames when `features & BPTRAF_FLOWS_ON`.
+ */
+#ifndef BPTRAF_PARSE_H
+#define BPTRAF_PARSE_H
+
+#include "counters.h"
+#include "proto.h"
+
+/* IPv6 extension headers walked before giving up (RFC 8200 order has at most 6). */
+#define BPTRAF_IPV6_EXT_MAX 6
+/* Returned by the L3 parsers when the header is cut short. */
+#define BPTRAF_TRUNCATED -1
+
+#define BPTRAF_SIZES_ON 1
+#define BPTRAF_FLOWS_ON 2
+
+static __always_inline void add(struct bptraf_stats *s, int i, __u64 len)
+{
+	s->c[i].packets++;
+	s->c[i].bytes += len;
+}
+
+static __always_inline int l4_class(int proto)
+{
+	switch (proto) {
+	case BPTRAF_IPPROTO_TCP:	return BPTRAF_C_TCP;
+	case BPTRAF_IPPROTO_UDP:	return BPTRAF_C_UDP;
+	case BPTRAF_IPPROTO_ICMP:	return BPTRAF_C_ICMP;
+	case BPTRAF_IPPROTO_ICMPV6:	return BPTRAF_C_ICMPV6;
+	case BPTRAF_IPPROTO_SCTP:	return BPTRAF_C_SCTP;
+	default:			return BPTRAF_C_L4_OTHER;
+	}
+}
+
+/* The IPv4 protocol, or BPTRAF_TRUNCATED; *l4 is the L4 header of a first (or only) fragment, else NULL. */
+static __always_inline int ipv4_proto(void *l3, void *end, void **l4)
+{
+	struct bptraf_ipv4 *ip = l3;
+	__u32 ihl;
+
+	if ((void *)(ip + 1) > end)
+		return BPTRAF_TRUNCATED;
+	ihl = ip->ver_ihl & 0x0f;
+	if (ihl < 5 || l3 + ihl * 4 > end)
+		return BPTRAF_TRUNCATED;
+	*l4 = ip->frag_off & bpf_htons(0x1fff) ? NULL : l3 + ihl * 4;
+	return ip->protocol;
+}
+
+/* The extension headers the walk steps over, as a bit mask of their (sub-64) numbers. */
+#define BPTRAF_IPV6_EXT_MASK ((1ULL << BPTRAF_IPPROTO_HOPOPTS) | (1ULL << BPTRAF_IPPROTO_ROUTING) | \
+			      (1ULL << BPTRAF_IPPROTO_FRAGMENT) | (1ULL << BPTRAF_IPPROTO_DSTOPTS))
+
+/* The protocol after IPv6's extension headers, or BPTRAF_TRUNCATED; *l4 as for IPv4. */
+static __always_inline int ipv6_proto(void *l3, void *end, void **l4)
+{
+	struct bptraf_ipv6 *ip6 = l3;
+	struct bptraf_ipv6_ext *ext;
+	void *cur = ip6 + 1;
+	__u8 nh;
+
+	if (cur > end)
+		return BPTRAF_TRUNCATED;
+	nh = ip6->nexthdr;
+	*l4 = NULL;
+
+#pragma unroll
+	for (int i = 0; i < BPTRAF_IPV6_EXT_MAX; i++) {
+		if (nh >= 64 || !((1ULL << nh) & BPTRAF_IPV6_EXT_MASK))
+			break;
+		/* Every extension header is at least 8 bytes: one check covers all it reads. */
+		if (cur + 8 > end)
+			return BPTRAF_TRUNCATED;
+		ext = cur;
+		if (nh == BPTRAF_IPPROTO_FRAGMENT) {
+			/* A non-first fragment has no L4 header to read ports from. */
+			if (*(__be16 *)(cur + 2) & bpf_htons(0xfff8))
+				return ext->nexthdr;
+			cur += 8;
+		} else {
+			cur += (ext->hdrlen + 1) * 8;
+		}
+		nh = ext->nexthdr;
+	}
+	/* The last header's claimed length may run past the frame. */
+	if (cur > end)
+		return BPTRAF_TRUNCATED;
+	*l4 = cur;
+	return nh;
+}
+
+static __always_inline void count_ip(struct bptraf_stats *s, __u32 slot, void *l3, void *end, int v6, __u64 len,
+				     const int features)
+{
+	void *l4 = NULL;
+	int proto = v6 ? ipv6_proto(l3, end, &l4) : ipv4_proto(l3, end, &l4);
+
+	add(s, v6 ? BPTRAF_C_IPV6 : BPTRAF_C_IPV4, len);
+	if (proto == BPTRAF_TRUNCATED) {
+		add(s, BPTRAF_C_L4_OTHER, len);
+		return;
+	}
+	add(s, l4_class(proto), len);
+	if (features & BPTRAF_FLOWS_ON)
+		track_flow(slot, l3, l4, end, v6, proto, len);
+}
+
+#define BPTRAF_BUCKET(max) + (len > max)
+
+/*
+ * Count one frame of `len` bytes that starts at `data` into `s`: `all`, its
+ * L3 class, its L4 class and `vlan`, and (by `features`, a compile-time
+ * constant) its size bucket and its flow.
+ */
+static __always_inline void classify(struct bptraf_stats *s, __u32 slot, void *data, void *end, __u64 len,
+				     const int features)
+{
+	struct bptraf_eth *eth = data;
+	void *l3 = eth + 1;
+	__be16 proto;
+
+	add(s, BPTRAF_C_ALL, len);
+	/* The bucket index is a sum of comparisons. */
+	if (features & BPTRAF_SIZES_ON)
+		s->sizes[0 BPTRAF_SIZES(BPTRAF_BUCKET)]++;
+	if (l3 > end) {
+		add(s, BPTRAF_C_L3_OTHER, len);
+		return;
+	}
+	proto = eth->proto;
+
+#pragma unroll
+	for (int i = 0; i < 2; i++) {
+		struct bptraf_vlan *vh = l3;
+
+		if (proto != bpf_htons(BPTRAF_ETH_P_8021Q) && proto != bpf_htons(BPTRAF_ETH_P_8021AD))
+			break;
+		if ((void *)(vh + 1) > end) {
+			add(s, BPTRAF_C_VLAN, len);
+			add(s, BPTRAF_C_L3_OTHER, len);
+			return;
+		}
+		proto = vh->proto;
+		l3 = vh + 1;
+	}
+	if (l3 != (void *)(eth + 1))
+		add(s, BPTRAF_C_VLAN, len);
+
+	switch (bpf_ntohs(proto)) {
+	case BPTRAF_ETH_P_IP:
+		count_ip(s, slot, l3, end, 0, len, features);
+		break;
+	case BPTRAF_ETH_P_IPV6:
+		count_ip(s, slot, l3, end, 1, len, features);
+		break;
+	case BPTRAF_ETH_P_ARP:
+		add(s, BPTRAF_C_ARP, len);
+		break;
+	case BPTRAF_ETH_P_PPP_DISC:
+	case BPTRAF_ETH_P_PPP_SES:
+		add(s, BPTRAF_C_PPPOE, len);
+		break;
+	default:
+		/* A third VLAN tag lands here too. */
+		add(s, BPTRAF_C_L3_OTHER, len);
+	}
+}
+
+#endif /* BPTRAF_PARSE_H */
