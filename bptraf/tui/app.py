@@ -1,7 +1,7 @@
-"""The Textual app: live per-protocol table, history plots, per-CPU bars and the kernel's counters.
+"""The Textual app: composes the panels, owns the keys, runs the one sampling loop in a worker.
 
-The app is built from injected inputs (a Source, SystemInfo, clocks) so tests drive it with scripted
-numbers. Map reads run in a thread worker; widgets only ever receive finished Samples.
+Built from injected inputs (a Source, SystemInfo, clocks) so tests drive it with scripted numbers.
+Map reads run in a thread worker; widgets only ever receive finished state.
 """
 
 from __future__ import annotations
@@ -10,264 +10,67 @@ import asyncio
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
-from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.reactive import reactive
-from textual.screen import ModalScreen
-from textual.widget import Widget
-from textual.widgets import DataTable, Footer, Sparkline, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
 from bptraf.errors import BptrafError
-from bptraf.flows import GROUPS, SORT_KEYS, group, top
+from bptraf.flows import GROUPS, SORT_KEYS
 from bptraf.names import Resolver
 from bptraf.sampler import Sample, Sampler, Wait, run
 from bptraf.source import Feature, Source, toggled
 from bptraf.tui.board import Board, NicCounters
+from bptraf.tui.help import HelpScreen
+from bptraf.tui.panel import IfacePanel, PanelView
 from bptraf.tui.sysinfo import SystemInfo
-from bptraf.units import rate, si
-from bptraf.writers import endpoint
+from bptraf.tui.widgets.counters import CountersTable, TableView
+from bptraf.tui.widgets.flows import FlowsView
+from bptraf.tui.widgets.header import Banner, Header, HeaderState, Hook, banner_text
 
 INTERVALS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
-COLUMNS = ("counter", "pps", "bps", "share", "peak pps", "avg pps", "packets", "bytes")
-WIDTHS = (8, 7, 7, 6, 8, 7, 7, 7)
-PLOT_POINTS = 300  # intervals across a plot: five minutes at -i 1
-KEYS = """\
- q, Ctrl+C   quit (detaches everything)
- p, space    pause the screen (counting goes on)
- r           reset peaks, averages and totals shown
- + / -       longer / shorter interval
- b           bits or bytes per second
- f           count per flow, on or off (pass mode)
- z           frame-size histogram, on or off (pass mode)
- s / g       sort flows by bps, pps, total / group by flow, source, destination, port
- n           host names for flows (reverse DNS, off by default; never blocks the screen)
- ↑ / ↓       pick the row plotted under `all`
- tab, 1-9    switch interface
- ?           this help"""
+SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0)
 
 
-def _bars(title: str, labels: Sequence[str], values: Sequence[float], unit: str, width: int = 12) -> str:
-    """A title line, then one bar per value scaled to the largest."""
-    peak = max(values, default=0.0) or 1.0
-    wide = max((len(label) for label in labels), default=0) + 1
-    lines = [title]
-    for label, value in zip(labels, values):
-        filled = round(value / peak * width)
-        shown = rate(value, unit) if unit else si(value)
-        lines.append(f"{label:<{wide}}[green]{'█' * filled}[/green][dim]{'░' * (width - filled)}[/dim] {shown}")
-    return "\n".join(lines)
-
-
-def _cell(value: float) -> Text:
-    """A table number: the classic four significant digits, unit in the column header."""
-    return Text(si(value), justify="right")
-
-
-class Readout(Widget):
-    """Lines of text sized by the stylesheet: an update repaints them and never re-lays out the screen,
-    which is what a Static would do on every sample."""
-
-    text: reactive[str] = reactive("", layout=False)
-
-    def render(self) -> Text:
-        return Text.from_markup(self.text)
-
-    def update(self, text: str) -> None:
-        self.text = text
-
-
-class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
-
-    def compose(self) -> ComposeResult:
-        yield Static(f"[b]bptraf keys[/b]\n\n{KEYS}\n\n[dim]escape closes[/dim]", id="help")
-
-
-class IfacePanel(VerticalScroll):
-    """One interface: the counters table, history plots, per-CPU bars and the kernel's view."""
-
-    def __init__(self, board: Board, **kw) -> None:
-        super().__init__(**kw)
-        self.board = board
-        self.selected = 1  # the row plotted beside `all`
-        self._shown: dict[tuple[str, str], str] = {}  # what each cell holds, to skip no-op updates
-        self._unit = ""
-
-    def compose(self) -> ComposeResult:
-        yield Readout(classes="link")
-        yield DataTable(cursor_type="row", zebra_stripes=True, classes="counters")
-        with Horizontal(classes="lower"):
-            with Vertical(classes="history"):
-                yield Readout(classes="plot-title all-title")
-                yield Sparkline([], summary_function=max, classes="all-pps")
-                yield Sparkline([], summary_function=max, classes="all-bps")
-                yield Readout(classes="plot-title sel-title")
-                yield Sparkline([], summary_function=max, classes="sel-pps")
-                yield Sparkline([], summary_function=max, classes="sel-bps")
-            with Vertical(classes="side"):
-                yield Readout(classes="cpus")
-                yield Readout(classes="sizes")
-                yield Readout(classes="kernel")
-        yield Readout(classes="flows-title")
-        yield DataTable(cursor_type="none", zebra_stripes=True, classes="flows")
-
-    def on_mount(self) -> None:
-        self.query_one(".cpus", Readout).styles.height = self.board.ncpus + 1
-        sizes = self.board.attachment.sizes
-        self.query_one(".sizes", Readout).styles.height = len(sizes) + 1
-        self.query_one(".sizes", Readout).display = bool(sizes)
-        table = self.query_one(DataTable)
-        for col, width in zip(COLUMNS, WIDTHS):
-            table.add_column(col if col == "counter" else Text(col, justify="right"), key=col, width=width)
-        for c in self.board.attachment.counters:
-            table.add_row(c.label, *([""] * (len(COLUMNS) - 1)), key=c.name)
-        # Start with the first L3 class picked, so the second plot is not a copy of the first.
-        table.move_cursor(row=min(1, len(self.board.attachment.counters) - 1))
-
-    @on(DataTable.RowHighlighted)
-    def _pick(self, event: DataTable.RowHighlighted) -> None:
-        if not event.data_table.has_class("counters"):
-            return
-        self.selected = event.cursor_row
-        self.refresh_view(self.app.bytes_mode, self.app.sizes_on)
-
-    def refresh_view(self, bytes_mode: bool, sizes_on: bool = False) -> None:
-        b = self.board
-        unit = "B/s" if bytes_mode else "bps"
-        scale = 8 if bytes_mode else 1
-        table = self.query_one(DataTable)
-        if unit != self._unit:  # relabelling makes the table re-measure every column: only on change
-            table.columns["bps"].label = Text(unit, justify="right")
-            table.refresh()
-            self._unit = unit
-        for c in b.attachment.counters:
-            i = c.index
-            cells = (
-                _cell(b.pps(i)),
-                _cell(b.bps(i) / scale),
-                Text(f"{b.share(i) * 100:.1f}%", justify="right"),
-                _cell(b.peak_pps[i]),
-                _cell(b.avg_pps(i)),
-                _cell(b.packets[i]),
-                _cell(b.bytes[i]),
-            )
-            for col, value in zip(COLUMNS[1:], cells):
-                # Redrawing the table is most of the TUI's cost; most cells (idle classes) never change.
-                if self._shown.get((c.name, col)) != value.plain:
-                    self._shown[(c.name, col)] = value.plain
-                    table.update_cell(c.name, col, value)
-        counters = b.attachment.counters
-        sel = counters[min(self.selected, len(counters) - 1)]
-        self.query_one(".all-title", Readout).update(
-            f"[b]all[/b]  {rate(b.pps(0), 'pps')}  {rate(b.bps(0) / scale, unit)}  [dim](pps, then {unit})[/dim]"
-        )
-        self.query_one(".sel-title", Readout).update(
-            f"[b]{sel.label}[/b]  {rate(b.pps(sel.index), 'pps')}  {rate(b.bps(sel.index) / scale, unit)}"
-        )
-        for cls, history in (
-            (".all-pps", b.pps_history[0]),
-            (".all-bps", b.bps_history[0]),
-            (".sel-pps", b.pps_history[sel.index]),
-            (".sel-bps", b.bps_history[sel.index]),
-        ):
-            # A fixed window, padded on the left, so time always runs at the same speed across the plot.
-            self.query_one(cls, Sparkline).data = [0.0] * (PLOT_POINTS - len(history)) + list(history)[-PLOT_POINTS:]
-        self.query_one(".cpus", Readout).update(self._cpus())
-        if b.attachment.sizes:
-            self.query_one(".sizes", Readout).update(self._sizes(sizes_on))
-        self.query_one(".kernel", Readout).update(self._kernel(bytes_mode))
-
-    def _cpus(self) -> str:
-        cpu_pps = self.board.last.cpu_pps if self.board.last else ()
-        return _bars("[b]per CPU[/b] (XDP, pps)", [f"cpu{i}" for i in range(len(cpu_pps))], cpu_pps, "pps")
-
-    def _sizes(self, on: bool) -> str:
-        if not on:
-            return "[b]frame sizes[/b] off: press z"
-        counts = (
-            self.board.last.sizes
-            if self.board.last and self.board.last.sizes
-            else (0,) * len(self.board.attachment.sizes)
-        )
-        return _bars("[b]frame sizes[/b] (packets)", self.board.attachment.sizes, counts, "")
-
-    def refresh_flows(self, sort: str, grouping: str, top_n: int, state: str, name: Callable[[str], str] = str) -> None:
-        """The flows table: the biggest flows, or flows summed by host or port; `name` shows a host."""
-        title = self.query_one(".flows-title", Readout)
-        table = self.query_one(".flows", DataTable)
-        flows = self.board.flows
-        if flows is None:
-            title.update(f"[b]flows[/b] {state}")
-            table.display = False
-            return
-        table.display = True
-        title.update(
-            f"[b]flows[/b] by {grouping}, sorted by {sort} (f off, s sort, g group, n names)  {len(flows)} active"
-        )
-        if grouping == "flow":
-            rows = [
-                (r.flow.proto_name, endpoint(name(r.flow.src), r.flow.sport), endpoint(name(r.flow.dst), r.flow.dport),
-                 si(r.pps), si(r.bps), si(r.flow.bytes))
-                for r in top(flows, top_n, sort)
-            ]  # fmt: skip
-            columns = ("proto", "source", "destination", "pps", "bps", "bytes")
-        else:
-            keyfn = {"bps": lambda g: g.bps, "pps": lambda g: g.pps, "total": lambda g: g.total_bytes}[sort]
-            groups = sorted(group(flows, grouping), key=lambda g: (-keyfn(g), g.name))[:top_n]
-            label = name if grouping in ("src", "dst") else str
-            rows = [(label(g.name), str(g.flows), si(g.pps), si(g.bps), si(g.total_bytes)) for g in groups]
-            columns = (grouping, "flows", "pps", "bps", "bytes")
-        if tuple(str(c.label) for c in table.columns.values()) != columns:
-            table.clear(columns=True)
-            for col in columns:
-                table.add_column(
-                    col if col in ("proto", "source", "destination", grouping) else Text(col, justify="right"), key=col
-                )
-        table.clear()
-        for row in rows:
-            table.add_row(*row[: len(columns) - 3], *(Text(v, justify="right") for v in row[len(columns) - 3 :]))
-
-    def _kernel(self, bytes_mode: bool) -> str:
-        n = self.board.nic
-        if n is None:
-            return "[b]kernel[/b] (interface counters)\nwaiting for a second read"
-        unit, scale = ("B/s", 8) if bytes_mode else ("bps", 1)
-        xdp = self.board.pps(0)
-        ratio = f"{xdp / n.rx_pps * 100:.1f}%" if n.rx_pps else "-"
-        return (
-            "[b]kernel[/b] (interface counters)\n"
-            f"RX {rate(n.rx_pps, 'pps'):>11} {rate(n.rx_bps / scale, unit):>11}\n"
-            f"TX {rate(n.tx_pps, 'pps'):>11} {rate(n.tx_bps / scale, unit):>11}\n"
-            f"errors rx {n.rx_errors} tx {n.tx_errors}  drops rx {n.rx_drops} tx {n.tx_drops}\n"
-            f"XDP / kernel RX: {ratio}"
-        )
+def _b(key: str, action: str, text: str, help_text: str = "", show: bool = True, **kw) -> Binding:
+    return Binding(key, action, text, show=show, tooltip=help_text or text, **kw)
 
 
 class BptrafApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "bptraf"
     ENABLE_COMMAND_PALETTE = False
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    # The one list of keys: the footer shows those with show=True, `?` lists them all.
     BINDINGS = [
-        Binding("q", "quit", "quit"),
-        Binding("ctrl+c", "quit", "quit", show=False, priority=True),
-        Binding("p,space", "pause", "pause"),
-        Binding("r", "reset", "reset"),
-        Binding("plus,equals_sign", "interval(1)", "+interval"),
-        Binding("minus", "interval(-1)", "-interval"),
-        Binding("b", "bytes", "bits/bytes"),
-        Binding("f", "flows", "flows"),
-        Binding("z", "sizes", "sizes"),
-        Binding("s", "flow_sort", "sort", show=False),
-        Binding("g", "flow_group", "group", show=False),
-        Binding("n", "names", "names", show=False),
-        Binding("tab", "next_iface", "next iface", priority=True),
-        Binding("question_mark", "help", "help"),
-        *(Binding(str(n), f"iface({n - 1})", show=False) for n in range(1, 10)),
+        _b("question_mark", "help", "keys", "this list of keys"),
+        _b("q", "quit", "quit", "quit (detaches everything)"),
+        _b("ctrl+c", "quit", "quit", "quit", show=False, priority=True),
+        _b("p,space", "pause", "pause", "pause the screen (live) or the replay; counting goes on"),
+        _b("f", "flows", "flows", "count per flow, on or off (pass mode)"),
+        _b("z", "sizes", "sizes", "frame-size histogram, on or off (pass mode)"),
+        _b("h", "hide_idle", "idle rows", "hide or show classes that saw no packet"),
+        _b("b", "bytes", "bits/bytes", "bits or bytes per second"),
+        _b("r", "reset", "reset", "reset peaks, averages and totals shown (never the kernel maps)", show=False),
+        _b("plus,equals_sign", "interval(1)", "+ivl", "longer interval", show=False, key_display="+"),
+        _b("minus", "interval(-1)", "-ivl", "shorter interval", show=False, key_display="-"),
+        _b("s", "flow_sort", "sort", "sort flows by bps, pps or total bytes", show=False),
+        _b("g", "flow_group", "group", "group flows by flow, source, destination or port", show=False),
+        _b("n", "names", "names", "host names for flows (reverse DNS, cached, never blocks)", show=False),
+        _b(
+            "tab",
+            "focus_next",
+            "focus",
+            "move the keys' focus: counters (↑/↓ pick the plotted row), flows (scroll)",
+            show=False,
+        ),
+        _b("i", "next_iface", "iface", "next interface", show=False),
+        *(_b(str(n), f"iface({n - 1})", "iface", "interface 1-9", show=False, key_display="1-9") for n in range(1, 10)),
+        _b("greater_than_sign", "speed(1)", "faster", "replay: faster", show=False),
+        _b("less_than_sign", "speed(-1)", "slower", "replay: slower", show=False),
+        _b("full_stop", "step", "step", "replay: one interval on, while paused", show=False),
     ]
 
     def __init__(
@@ -281,83 +84,74 @@ class BptrafApp(App[None]):
         mono_ns: Callable[[], int] = time.monotonic_ns,
         autostart: bool = True,
         min_frame_s: float = 0.25,
-        top_n: int = 10,
         resolve: bool = False,
         resolver_factory: Callable[[], Resolver] = Resolver,
+        stop_signals: tuple[int, ...] = (),
+        replay=None,
+        driver_class=None,
     ) -> None:
-        super().__init__()
+        super().__init__(driver_class=driver_class)
         self.source = source
         self.interval = interval
         self.count = count
         self.info = info or SystemInfo()
-        self._mono = mono
-        self._wall = wall
-        self._mono_ns = mono_ns
+        self._mono, self._wall, self._mono_ns = mono, wall, mono_ns
         self._autostart = autostart
+        self._stop_signals = stop_signals
+        self.replay = replay  # a ReplaySource: pause, step and speed act on its feed
+        self.speed = 1.0
         self.started = mono()
         self.boards = [Board(a, source.ncpus) for a in source.attachments]
         self.paused = False
-        self.bytes_mode = False
-        self.top_n = top_n
-        self.flow_sort = SORT_KEYS[0]
-        self.flow_group = GROUPS[0]
+        self.view = PanelView(TableView(), Feature.SIZES in source.features, FlowsView(SORT_KEYS[0], GROUPS[0]))
         self._resolver_factory = resolver_factory
         self.resolver: Resolver | None = resolver_factory() if resolve else None
         self.samples = 0
         self.error: BptrafError | None = None
         self._min_frame_s = min_frame_s
-        self._last_draw = 0.0
+        self._last_draw = -1e9
         self._redraw_pending = False
         self._stop = threading.Event()
         self._wake = threading.Event()
-        self._drop = any(a.action == "drop" for a in source.attachments)
+        self._step = False
+        self._hooks = tuple(Hook(a.iface, "replay" if replay else a.mode, a.action) for a in source.attachments)
 
-    # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Readout(id="info")
-        if self._drop:
-            names = ", ".join(a.iface for a in self.source.attachments)
-            yield Static(f"DROP MODE: every packet arriving on {names} is being dropped", id="banner")
+        yield Header()
+        drop = tuple(a.iface for a in self.source.attachments if a.action == "drop")
+        if drop:
+            yield Banner(banner_text(drop, None if self.replay else self.info.default_route()), id="banner")
         with TabbedContent(id="tabs", classes="single" if len(self.boards) == 1 else ""):
             for i, board in enumerate(self.boards):
                 with TabPane(f"{i + 1} {board.attachment.iface}", id=f"if{i}"):
-                    yield IfacePanel(board, id=f"panel{i}")
-        yield Footer()
+                    yield IfacePanel(board, self.info.link(board.attachment.iface), id=f"panel{i}")
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        # Textual handles neither SIGTERM nor SIGHUP: end the app so the terminal is restored and
-        # the caller detaches everything.
-        try:
+        if self._stop_signals:
+            # cli.py blocked the stop signals until here: from now on they end the app like `q`.
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGTERM, signal.SIGHUP):
+            for sig in self._stop_signals:
                 loop.add_signal_handler(sig, self.exit)
-        except (RuntimeError, ValueError, NotImplementedError):
-            pass  # not the main thread (tests): nothing to install
-        for board, panel in zip(self.boards, self.query(IfacePanel)):
-            link = self.info.link(board.attachment.iface)
-            speed = f"{link.speed_mbps} Mb/s" if link.speed_mbps else "speed n/a"
-            addrs = " ".join(link.addresses) or "no addresses"
-            panel.query_one(".link", Readout).update(
-                f"[b]{board.attachment.iface}[/b]  {speed}  MTU {link.mtu}  {link.mac}  {addrs}"
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, self._stop_signals)
+        if not self.replay:
+            self._hooks = tuple(
+                Hook(h.iface, h.mode, h.action, self.info.prog_id(a.ifindex))
+                for h, a in zip(self._hooks, self.source.attachments)
             )
-            panel.refresh_view(self.bytes_mode, self.sizes_on)
-        self._show_info()
-        self.set_interval(1.0, self._show_info)
+        self._redraw()
+        self.query_one("#panel0 CountersTable", CountersTable).focus()
+        self.set_interval(1.0, self._show_header)
         if self._autostart:
             self._sampling()
 
-    def _show_info(self) -> None:
-        up = int(self._mono() - self.started)
-        parts = ["[b]bptraf[/b]"]
-        for a in self.source.attachments:
-            action = "[reverse red] DROP [/]" if a.action == "drop" else "pass"
-            parts.append(f"{a.iface} {a.mode} {action}")
-        parts.append(f"every {self.interval:g}s")
-        parts.append(f"up {up // 3600:02d}:{up % 3600 // 60:02d}:{up % 60:02d}")
-        parts.append(f"{self.boards[0].ncpus} CPUs")
-        if self.paused:
-            parts.append("[reverse yellow] PAUSED [/]")
-        self.query_one("#info", Readout).update(" │ ".join(parts))
+    def _show_header(self) -> None:
+        replay = ""
+        if self.replay:
+            replay = f"replay {self.speed:g}x · {self.replay.when()}" + (" · end" if self.replay.exhausted else "")
+        self.query_one(Header).state = HeaderState(
+            self._hooks, self.interval, int(self._mono() - self.started), self.source.ncpus, self.paused, replay
+        )
 
     # -- sampling -------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, name="sampler")
@@ -366,20 +160,31 @@ class BptrafApp(App[None]):
         self.call_from_thread(self.ingest_nic, self.info.nic(ifaces))
 
         def wait(timeout: float) -> Wait:
+            while self.replay and (self.paused or self.replay.exhausted) and not self._stop.is_set():
+                if self._step and not self.replay.exhausted:
+                    self._step = False
+                    return Wait.TIMEOUT
+                self._wake.wait()
+                self._wake.clear()
             if self._wake.wait(timeout):
                 self._wake.clear()
                 return Wait.STOP if self._stop.is_set() else Wait.WAKE
-            return Wait.TIMEOUT
+            return Wait.STOP if self._stop.is_set() else Wait.TIMEOUT
 
         def emit(sample: Sample) -> None:
             if not self._stop.is_set():
-                self.call_from_thread(self.ingest, sample, self.info.nic(ifaces))
+                self.call_from_thread(self.ingest, sample, {} if self.replay else self.info.nic(ifaces))
 
+        def interval() -> float:
+            return self.replay.step_s() / self.speed if self.replay else self.interval
+
+        wall = self.replay.wall if self.replay else self._wall
         try:
-            run(Sampler(self.source, wall=self._wall), lambda: self.interval, self.count, wait, emit, self._mono_ns)
-        except BptrafError as exc:
+            run(Sampler(self.source, wall=wall), interval, self.count, wait, emit, self._mono_ns)
+        except Exception as exc:  # any failure ends the app with one line, never a traceback on the screen
             if not self._stop.is_set():
-                self.call_from_thread(self.fail, exc)
+                err = exc if isinstance(exc, BptrafError) else BptrafError(f"reading the counters failed: {exc}")
+                self.call_from_thread(self.fail, err)
 
     def ingest_nic(self, nic: dict[str, NicCounters]) -> None:
         for board in self.boards:
@@ -387,13 +192,15 @@ class BptrafApp(App[None]):
                 board.add_nic(nic[board.attachment.iface])
 
     def ingest(self, sample: Sample, nic: dict[str, NicCounters] | None = None) -> None:
-        """Take one interval; the boards always count, the screen only redraws when not paused."""
-        for i, (board, rates) in enumerate(zip(self.boards, sample.rates)):
-            board.add(rates)
-            board.flows = sample.flows[i] if sample.flows is not None else None
+        """Take one interval; the boards always count, the screen redraws unless paused."""
+        for board, rates in zip(self.boards, sample.rates):
+            board.add(rates, sample.time)
+        self._flows = sample.flows
         self.ingest_nic(nic or {})
         self.samples += 1
-        if not self.paused:
+        if self.replay:
+            self.interval = round(sample.rates[0].period_s, 3) if sample.rates else self.interval
+        if not self.paused or self.replay:
             self._redraw_soon()
         if self.count is not None and self.samples >= self.count:
             self.exit()
@@ -403,42 +210,54 @@ class BptrafApp(App[None]):
         self.exit()
 
     def _redraw_soon(self) -> None:
-        """Redraw now, or once the minimum frame gap has passed: at -i 0.1 drawing every sample
-        would cost far more CPU than counting does, and no one reads ten frames a second."""
+        """Redraw now, or once the minimum frame gap has passed: at -i 0.1 drawing every sample would
+        cost far more CPU than counting does, and no one reads ten frames a second."""
         if self._redraw_pending:
             return
-        wait = self._last_draw + self._min_frame_s - time.monotonic()
+        wait = self._last_draw + self._min_frame_s - self._mono()
         if wait <= 0:
             self._redraw()
         else:
             self._redraw_pending = True
             self.set_timer(wait, self._redraw)
 
+    _flows: tuple | None = None
+
     def _redraw(self) -> None:
         self._redraw_pending = False
-        self._last_draw = time.monotonic()
+        self._last_draw = self._mono()
         active = self.query_one(TabbedContent).active or "if0"
-        # Only the visible interface is drawn; switching tabs draws the newly shown one.
-        panel = self.query_one(f"#panel{active[2:]}", IfacePanel)
-        panel.refresh_view(self.bytes_mode, self.sizes_on)
-        name = self.resolver.name if self.resolver else str
-        panel.refresh_flows(self.flow_sort, self.flow_group, self.top_n, self._flows_state(), name)
-        self._show_info()
+        i = int(active[2:])
+        panel = self.query_one(f"#panel{i}", IfacePanel)  # only the visible interface is drawn
+        flows = self._flows[i] if self._flows is not None and i < len(self._flows) else None
+        view = PanelView(
+            self.view.table,
+            self.sizes_on,
+            FlowsView(self.view.flows.sort, self.view.flows.grouping, self._flows_note(flows)),
+        )
+        panel.show(view, flows, self.resolver.name if self.resolver else str)
+        self._show_header()
 
     @property
     def sizes_on(self) -> bool:
         return Feature.SIZES in self.source.features
 
-    def _flows_state(self) -> str:
-        if Feature.FLOWS not in self.source.available:
-            return "not available in drop mode"
+    def _flows_note(self, flows) -> str:
+        if flows is not None:
+            return ""
         if Feature.FLOWS in self.source.features:
             return "on: waiting for the next interval"
-        return "off: press f to count per flow"
+        return ""  # off or unavailable: the flows panel takes no space
 
     @on(TabbedContent.TabActivated)
     def _tab_shown(self) -> None:
         self._redraw()
+
+    @on(IfacePanel.Picked)
+    def _picked(self, event: IfacePanel.Picked) -> None:
+        panel = event.control if isinstance(event.control, IfacePanel) else None
+        if panel is not None:
+            panel.show_plots(self.view.table.bytes_mode, panel.query_one(CountersTable).selected())
 
     def on_unmount(self) -> None:
         self._stop.set()
@@ -447,11 +266,30 @@ class BptrafApp(App[None]):
             self.resolver.close()
 
     # -- keys -----------------------------------------------------------------------------------
+    def _set_view(self, **changes) -> None:
+        from dataclasses import replace
+
+        self.view = replace(self.view, **changes)
+        self._redraw()
+
     def action_pause(self) -> None:
         self.paused = not self.paused
+        self._wake.set() if self.replay else None
         if not self.paused:
             self._redraw()
-        self._show_info()
+        self._show_header()
+
+    def action_step(self) -> None:
+        if self.replay and self.paused:
+            self._step = True
+            self._wake.set()
+
+    def action_speed(self, step: int) -> None:
+        if self.replay:
+            i = SPEEDS.index(self.speed) + step
+            self.speed = SPEEDS[max(0, min(i, len(SPEEDS) - 1))]
+            self._wake.set()
+            self._show_header()
 
     def action_reset(self) -> None:
         for board in self.boards:
@@ -459,23 +297,32 @@ class BptrafApp(App[None]):
         self._redraw()
 
     def action_interval(self, step: int) -> None:
+        if self.replay:
+            self.notify("replay: the log's intervals are kept; < and > change the speed")
+            return
         later = [i for i in INTERVALS if i > self.interval]
         earlier = [i for i in INTERVALS if i < self.interval]
         if step > 0 and later:
             self.interval = later[0]
         elif step < 0 and earlier:
             self.interval = earlier[-1]
-        self._wake.set()
-        self._show_info()
+        self._wake.set()  # the worker starts a new deadline at once, not after the old interval
+        self._show_header()
 
     def action_bytes(self) -> None:
-        self.bytes_mode = not self.bytes_mode
-        self._redraw()
+        from dataclasses import replace
+
+        self._set_view(table=replace(self.view.table, bytes_mode=not self.view.table.bytes_mode))
+
+    def action_hide_idle(self) -> None:
+        from dataclasses import replace
+
+        self._set_view(table=replace(self.view.table, hide_idle=not self.view.table.hide_idle))
 
     def action_iface(self, index: int) -> None:
         if 0 <= index < len(self.boards):
             self.query_one(TabbedContent).active = f"if{index}"
-            self.query_one(f"#panel{index} DataTable", DataTable).focus()
+            self.query_one(f"#panel{index} CountersTable", DataTable).focus()
 
     def action_next_iface(self) -> None:
         active = self.query_one(TabbedContent).active or "if0"
@@ -490,21 +337,41 @@ class BptrafApp(App[None]):
     def _toggle(self, feature: Feature) -> None:
         """Swap the attached programs for ones with `feature` on or off (pass mode)."""
         name = feature.names()[0]
+        if self.replay:
+            self.notify(f"replay: {name} are shown when the log has them", severity="warning")
+            return
         if feature not in self.source.available:
             self.notify(f"-d counts totals only: no {name}", severity="warning")
             return
         wanted = toggled(self.source, feature)
         # Switching flows off empties the flow map: a burst of syscalls, so not on the UI loop.
-        self.run_worker(lambda: self.source.set_features(wanted), thread=True, group="features")
+        self.run_worker(lambda: self._switch(wanted), thread=True, group="features")
         self.notify(f"{name} {'on' if feature in wanted else 'off'}")
 
-    def action_flow_sort(self) -> None:
-        self.flow_sort = SORT_KEYS[(SORT_KEYS.index(self.flow_sort) + 1) % len(SORT_KEYS)]
+    def _switch(self, wanted: Feature) -> None:
+        try:
+            self.source.set_features(wanted)
+        except Exception as exc:
+            err = exc if isinstance(exc, BptrafError) else BptrafError(f"switching features failed: {exc}")
+            self.call_from_thread(self.fail, err)
+            return
+        hooks = tuple(
+            Hook(h.iface, h.mode, h.action, self.info.prog_id(a.ifindex))
+            for h, a in zip(self._hooks, self.source.attachments)
+        )
+        self.call_from_thread(self._switched, hooks)
+
+    def _switched(self, hooks: tuple[Hook, ...]) -> None:
+        self._hooks = hooks
         self._redraw()
 
+    def action_flow_sort(self) -> None:
+        f = self.view.flows
+        self._set_view(flows=FlowsView(SORT_KEYS[(SORT_KEYS.index(f.sort) + 1) % len(SORT_KEYS)], f.grouping))
+
     def action_flow_group(self) -> None:
-        self.flow_group = GROUPS[(GROUPS.index(self.flow_group) + 1) % len(GROUPS)]
-        self._redraw()
+        f = self.view.flows
+        self._set_view(flows=FlowsView(f.sort, GROUPS[(GROUPS.index(f.grouping) + 1) % len(GROUPS)]))
 
     def action_names(self) -> None:
         """Reverse DNS for flow hosts, on or off; lookups run off the UI loop and are cached."""
@@ -517,11 +384,28 @@ class BptrafApp(App[None]):
         self._redraw()
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.BINDINGS))
 
 
-def run_tui(source: Source, interval: float, count: int | None, top_n: int = 10, resolve: bool = False) -> None:
-    app = BptrafApp(source, interval, count, top_n=top_n, resolve=resolve)
+def run_tui(
+    source: Source,
+    interval: float,
+    count: int | None,
+    resolve: bool = False,
+    *,
+    fd: int = 1,
+    stop_signals: tuple[int, ...] = (),
+    replay=None,
+) -> None:
+    """Run the TUI drawing on `fd`; a worker's error is raised here, once the terminal is restored."""
+    from bptraf.tui.driver import TerminalDriver
+
+    driver = type("BptrafDriver", (TerminalDriver,), {"fd": fd})
+    app = BptrafApp(
+        source, interval, count, resolve=resolve, stop_signals=stop_signals, replay=replay, driver_class=driver
+    )
     app.run()
     if app.error is not None:
         raise app.error
+    if app.return_code:
+        raise BptrafError("the TUI failed (the error is above)")

@@ -9,7 +9,8 @@ from bptraf.flows import FlowRate
 from bptraf.model import Attachment
 from bptraf.rates import Rates, delta, per_second
 
-HISTORY = 600  # intervals kept for the plots: ten minutes at -i 1
+WINDOW_S = 300.0  # the plots' span, whatever the interval
+HISTORY = 3000  # samples kept for the plots: the whole window at -i 0.1
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,12 @@ class Board:
         self.flows: tuple[FlowRate, ...] | None = None  # the last interval's flows, when counted
         self.nic: NicRates | None = None
         self._nic_prev: NicCounters | None = None
+        # When each interval ended (sample time, seconds) and how long it was, shared by every series.
+        self.times: deque[float] = deque(maxlen=history)
+        self.periods: deque[float] = deque(maxlen=history)
         self.pps_history = [deque(maxlen=history) for _ in range(n)]
         self.bps_history = [deque(maxlen=history) for _ in range(n)]
+        self.tx_seen = False  # some interval carried TX counts
         self.reset()
 
     def reset(self) -> None:
@@ -77,14 +82,24 @@ class Board:
         self.peak_pps = [0.0] * n
         self.packets = [0] * n
         self.bytes = [0] * n
+        self.tx_packets = [0] * n
+        self.tx_bytes = [0] * n
         self.elapsed_s = 0.0
 
-    def add(self, rates: Rates) -> None:
+    def add(self, rates: Rates, when: float) -> None:
+        """One interval that ended at `when` (the sample's time, seconds)."""
         self.last = rates
         self.elapsed_s += rates.period_s
+        self.times.append(when)
+        self.periods.append(rates.period_s)
+        tx = len(rates.tx_packets) == len(self.packets)
+        self.tx_seen = self.tx_seen or tx
         for i in range(len(self.packets)):
             self.packets[i] += rates.packets[i]
             self.bytes[i] += rates.bytes[i]
+            if tx:
+                self.tx_packets[i] += rates.tx_packets[i]
+                self.tx_bytes[i] += rates.tx_bytes[i]
             self.peak_pps[i] = max(self.peak_pps[i], rates.pps[i])
             self.pps_history[i].append(rates.pps[i])
             self.bps_history[i].append(rates.bps[i])
@@ -100,6 +115,16 @@ class Board:
 
     def bps(self, i: int) -> float:
         return self.last.bps[i] if self.last else 0.0
+
+    def tx_pps(self, i: int) -> float:
+        return self.last.tx_pps[i] if self.last and self.last.tx_pps else 0.0
+
+    def tx_bps(self, i: int) -> float:
+        return self.last.tx_bps[i] if self.last and self.last.tx_bps else 0.0
+
+    def idle(self, i: int) -> bool:
+        """No packet either way since start (or the last reset): a row the hide key leaves out."""
+        return self.packets[i] == 0 and self.tx_packets[i] == 0
 
     def share(self, i: int) -> float:
         """This counter's part of `all` in the last interval, 0..1."""

@@ -20,7 +20,26 @@ class LinkInfo:
 
 
 class SystemInfo:
-    """Reads /proc and /sys through psutil."""
+    """Reads /proc and /sys through psutil, and the attached program's id through netlink."""
+
+    def __init__(self, counters=lambda: psutil.net_io_counters(pernic=True), mono=time.monotonic_ns) -> None:
+        self._counters = counters
+        self._mono = mono
+
+    def prog_id(self, ifindex: int) -> int | None:
+        """The XDP program attached now (it changes when a feature switch swaps programs)."""
+        try:
+            from bptraf import libbpf
+
+            ids = libbpf.xdp_prog_ids(ifindex)
+        except Exception:  # a missing id only leaves the header shorter
+            return None
+        return next((i for i in ids.values() if i), None)
+
+    def default_route(self) -> str | None:
+        from bptraf.netif import default_route_iface
+
+        return default_route_iface()
 
     def link(self, iface: str) -> LinkInfo:
         stats = psutil.net_if_stats().get(iface)
@@ -34,8 +53,8 @@ class SystemInfo:
         return LinkInfo(stats.speed if stats else 0, stats.mtu if stats else 0, mac, tuple(addrs))
 
     def nic(self, ifaces: tuple[str, ...]) -> dict[str, NicCounters]:
-        counters = psutil.net_io_counters(pernic=True)
-        ts = time.monotonic_ns()
+        counters = self._counters()
+        ts = self._mono()
         out = {}
         for name in ifaces:
             c = counters.get(name)

@@ -1,0 +1,87 @@
+"""The terminal driver: draw on the terminal bptraf was started on, and never wait on a dead one.
+
+Textual's Linux driver writes to stderr through a writer thread with a bounded queue. Two faults
+follow: `bptraf eth0 2>log` draws into the log, and once the terminal is gone (the window closed, the
+pty answering EIO) the writer thread dies, its queue fills, and the exit path blocks for ever putting
+its stop mark on it, with the XDP program still attached. Here every write goes to the terminal fd
+through `TerminalFile`, which swallows EIO (nothing can be shown any more) and, once the app is
+closing, gives up on a terminal that does not take output within a short grace.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+
+from textual.drivers.linux_driver import LinuxDriver
+
+CHUNK = 4096  # bytes per write(): a pty takes at least this much once select() says it is writable
+CLOSE_GRACE_S = 0.5  # how long the exit path may wait for a stalled terminal, in all
+
+
+class TerminalFile:
+    """The file Textual's writer thread writes to: errors end output, never the thread."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self.dead = False  # the terminal refused a write: drop everything from now on
+        self.closing = threading.Event()
+        self._pending: list[str] = []
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not self.dead:
+            self._pending.append(text)
+            if len(self._pending) > 256:
+                self.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        data = "".join(self._pending).encode("utf-8", "replace")
+        self._pending.clear()
+        view = memoryview(data)
+        stalled_s = 0.0
+        while view and not self.dead:
+            # While running, wait as long as the terminal needs (a paused terminal pauses the screen);
+            # once closing, only a short grace: the exit must never hang on output no one will read.
+            try:
+                _, ready, _ = select.select([], [self._fd], [], 0.1)
+                if not ready:
+                    stalled_s += 0.1 if self.closing.is_set() else 0.0
+                    self.dead = stalled_s >= CLOSE_GRACE_S
+                    continue
+                view = view[os.write(self._fd, view[:CHUNK]) :]
+            except InterruptedError:
+                continue
+            except (OSError, ValueError):
+                self.dead = True  # EIO: the terminal is gone
+
+
+class TerminalDriver(LinuxDriver):
+    """Textual's Linux driver, drawing on `fd` (bptraf's stdout) through a TerminalFile."""
+
+    fd = 1  # set by the caller before the app runs (cli.py picks the terminal)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.terminal = TerminalFile(self.fd)
+        self._file = self.terminal
+
+    def stop_application_mode(self) -> None:
+        self.terminal.closing.set()
+        super().stop_application_mode()
+
+    def close(self) -> None:
+        self.terminal.closing.set()
+        writer = self._writer_thread
+        if writer is not None and writer.is_alive():
+            # The writer drains its queue (dropping output once the terminal is dead), so the stop mark
+            # always finds room; the join is bounded all the same.
+            writer._queue.put(None)
+            writer.join(timeout=2 * CLOSE_GRACE_S)

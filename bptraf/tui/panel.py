@@ -1,0 +1,134 @@
+"""One interface's page: the link line, counters, per-CPU and size bars, kernel view, plots and flows.
+
+The panel hands each widget its part of a Board; it reads nothing itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from bptraf.flows import FlowRate
+from bptraf.tui.board import WINDOW_S, Board
+from bptraf.tui.sysinfo import LinkInfo
+from bptraf.tui.widgets.counters import CountersTable, TableView
+from bptraf.tui.widgets.flows import Flows, FlowsView
+from bptraf.tui.widgets.history import Plot, Series
+from bptraf.tui.widgets.kernel import Kernel, KernelView
+from bptraf.tui.widgets.percpu import PerCpu, lines_needed
+from bptraf.tui.widgets.sizes import Sizes
+
+MIN_TABLE = 4  # the header and three rows; the cursor scrolls the rest
+KERNEL_LINES = 2  # the kernel view when narrow: RX and TX, then errors
+HISTORY_WANT = 10  # two rows of plots of 5 lines: title, three of graph, the time axis
+FLOWS_WANT = 6
+
+
+@dataclass(frozen=True)
+class PanelView:
+    """How the user asked to see things: units, hidden rows, whether sizes are on, the flows view."""
+
+    table: TableView
+    sizes_on: bool
+    flows: FlowsView
+
+
+def link_text(iface: str, link: LinkInfo) -> Text:
+    speed = f"{link.speed_mbps} Mb/s" if link.speed_mbps else "speed n/a"
+    addrs = " ".join(link.addresses) or "no addresses"
+    return Text.assemble((iface, "bold"), f"  {speed}  MTU {link.mtu}  {link.mac}  {addrs}")
+
+
+class IfacePanel(Vertical):
+    class Picked(Message):
+        """The cursor moved to another counter: the second plot follows it."""
+
+    def __init__(self, board: Board, link: LinkInfo, **kw) -> None:
+        super().__init__(**kw)
+        self.board = board
+        self.link = link
+        self.version = 0
+        self._fit = 0
+
+    def compose(self) -> ComposeResult:
+        a = self.board.attachment
+        yield Static(link_text(a.iface, self.link), classes="link")
+        with Horizontal(classes="top"):
+            yield CountersTable(a.counters, classes="counters")
+            with Vertical(classes="side"):
+                yield Kernel()
+                with Horizontal(classes="bars"):
+                    yield PerCpu(self.board.ncpus)
+                    if a.sizes:
+                        yield Sizes(a.sizes)
+        with Horizontal(classes="history"):
+            with Vertical(classes="col-all"):
+                yield Plot(classes="all-pps")
+                yield Plot(classes="all-bps")
+            with Vertical(classes="col-sel"):
+                yield Plot(classes="sel-pps")
+                yield Plot(classes="sel-bps")
+        yield Flows(classes="flows")
+
+    def on_resize(self) -> None:
+        self.fit_table()
+
+    def fit_table(self) -> None:
+        """Give the counters table the rows the plots (and flows, when on) leave, never fewer than
+        MIN_TABLE nor more than it has: the cursor scrolls what does not fit. The side panels sit
+        under the table when narrow, beside it when wide."""
+        table = self.query_one(CountersTable)
+        narrow = self.screen.has_class("-narrow")
+        side = KERNEL_LINES + lines_needed(self.board.ncpus) if narrow else 0
+        flows = FLOWS_WANT if self.query_one(Flows).display and not self.query_one(Flows).has_class("-note") else 0
+        room = self.size.height - 1 - side - HISTORY_WANT - flows
+        fit = max(MIN_TABLE, min(room, table.row_count + 1))
+        if fit != self._fit:
+            self._fit = fit
+            table.styles.max_height = fit
+
+    @on(DataTable.RowHighlighted, ".counters")
+    def _picked(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.post_message(self.Picked())
+
+    def show(self, view: PanelView, flows: tuple[FlowRate, ...] | None, name: Callable[[str], str] = str) -> None:
+        """Hand every widget its state for the board's latest interval."""
+        b = self.board
+        self.version += 1
+        table = self.query_one(CountersTable)
+        table.show(b, view.table)
+        self.query_one(PerCpu).cpu_pps = b.last.cpu_pps if b.last else ()
+        if b.attachment.sizes:
+            sizes = self.query_one(Sizes)
+            sizes.display = view.sizes_on
+            sizes.counts = b.last.sizes if b.last and b.last.sizes else ()
+        self.query_one(Kernel).view = KernelView(b.nic, b.pps(0), view.table.bytes_mode)
+        self.show_plots(view.table.bytes_mode, table.selected())
+        panel = self.query_one(Flows)
+        panel.display = flows is not None or bool(view.flows.note)
+        panel.set_class(flows is None, "-note")
+        panel.show(flows, view.flows, name)
+        self.fit_table()
+
+    def show_plots(self, bytes_mode: bool, selected: str) -> None:
+        b = self.board
+        counters = {c.name: c for c in b.attachment.counters}
+        sel = counters.get(selected, b.attachment.counters[0])
+        unit, scale = ("B/s", 8) if bytes_mode else ("bps", 1)
+        now = b.times[-1] if b.times else 0.0
+        for where, c in (("all", counters["all"]), ("sel", sel)):
+            bits = b.bps_history[c.index]
+            per = list(bits) if scale == 1 else [v / scale for v in bits]
+            for kind, values, u in (("pps", b.pps_history[c.index], "pps"), ("bps", per, unit)):
+                series = Series(c.label, u, now, WINDOW_S, b.times, b.periods, values, self.version)
+                self.query_one(f".{where}-{kind}", Plot).show(series)
+        # `all` picked: one column of plots says it all; the second would be a copy.
+        self.query_one(".col-sel").display = sel.index != 0

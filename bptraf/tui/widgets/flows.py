@@ -1,0 +1,90 @@
+"""The flows table: every flow of the last interval (or flows summed by host or port), sorted, and
+scrolled with the keyboard (↑/↓, PageUp/PageDown, Home/End) once it has focus."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import DataTable
+
+from bptraf.flows import FlowRate, group, top
+from bptraf.tui.widgets.text import right
+from bptraf.units import si
+from bptraf.writers import endpoint
+
+MAX_ROWS = 1000  # rows kept in the table: enough to scroll through, cheap to refresh
+
+
+@dataclass(frozen=True)
+class FlowsView:
+    sort: str  # bps | pps | total
+    grouping: str  # flow | src | dst | port
+    note: str = ""  # why there is no table: off, drop mode, waiting
+
+
+def rows(flows: Sequence[FlowRate], view: FlowsView, name: Callable[[str], str] = str) -> tuple[tuple, list]:
+    """Column names, then rows of plain strings (never markup: an address is text)."""
+    if view.grouping == "flow":
+        cols = ("proto", "source", "destination", "pps", "bps", "bytes")
+        found = [
+            (r.flow.proto_name, endpoint(name(r.flow.src), r.flow.sport), endpoint(name(r.flow.dst), r.flow.dport),
+             si(r.pps), si(r.bps), si(r.flow.bytes))
+            for r in top(flows, MAX_ROWS, view.sort)
+        ]  # fmt: skip
+        return cols, found
+    keyfn = {"bps": lambda g: g.bps, "pps": lambda g: g.pps, "total": lambda g: g.total_bytes}[view.sort]
+    groups = sorted(group(flows, view.grouping), key=lambda g: (-keyfn(g), g.name))[:MAX_ROWS]
+    label = name if view.grouping in ("src", "dst") else str
+    cols = (view.grouping, "flows", "pps", "bps", "bytes")
+    return cols, [(label(g.name), str(g.flows), si(g.pps), si(g.bps), si(g.total_bytes)) for g in groups]
+
+
+class FlowsTitle(Widget):
+    DEFAULT_CSS = "FlowsTitle { height: 1; }"
+    text: reactive[Text] = reactive(Text(""), layout=False)
+
+    def render(self) -> Text:
+        return self.text
+
+
+class Flows(Vertical):
+    """Title plus table; `show()` updates only the cells that changed, so the cursor and scroll stay."""
+
+    def compose(self) -> ComposeResult:
+        yield FlowsTitle()
+        yield DataTable(cursor_type="row", zebra_stripes=True)
+
+    def show(self, flows: Sequence[FlowRate] | None, view: FlowsView, name: Callable[[str], str] = str) -> None:
+        title = self.query_one(FlowsTitle)
+        table = self.query_one(DataTable)
+        if flows is None:
+            title.text = Text.assemble(("flows ", "bold"), view.note)
+            table.display = False
+            return
+        table.display = True
+        title.text = Text.assemble(
+            ("flows ", "bold"), f"{len(flows)} active · by {view.grouping}, sorted by {view.sort} (s sort, g group)"
+        )
+        cols, found = rows(flows, view, name)
+        if tuple(str(c.label) for c in table.columns.values()) != cols:
+            table.clear(columns=True)
+            for i, col in enumerate(cols):
+                table.add_column(Text(col) if i < len(cols) - 3 else right(col), key=col)
+        for i, row in enumerate(found):
+            cells = [Text(v) for v in row[:-3]] + [right(v) for v in row[-3:]]
+            key = str(i)
+            if i < table.row_count:
+                old = table.get_row(key)
+                for col, (was, now) in zip(cols, zip(old, cells)):
+                    if str(was) != now.plain:
+                        table.update_cell(key, col, now)
+            else:
+                table.add_row(*cells, key=key)
+        for i in range(table.row_count - 1, len(found) - 1, -1):
+            table.remove_row(str(i))
