@@ -97,6 +97,11 @@ def parser() -> argparse.ArgumentParser:
     out = p.add_mutually_exclusive_group()
     out.add_argument("--plain", action="store_true", help="classic text lines, even on a terminal")
     out.add_argument("--json", action="store_true", help="one JSON object per interface per interval")
+    p.add_argument(
+        "--replay",
+        metavar="FILE",
+        help="open the TUI over the JSON lines of an earlier --json run (- for stdin); no root needed",
+    )
     p.add_argument("-V", "--version", action="store_true", help="show bptraf, bcc, libbpf and kernel versions")
     return p
 
@@ -158,7 +163,49 @@ def _run_lines(source, args) -> None:
 
 
 def _wants_tui(args) -> bool:
-    return not (args.plain or args.json) and sys.stdout.isatty() and sys.stdin.isatty()
+    """The TUI draws on stdout and reads keys from stdin, so both must be a terminal (stderr may go
+    anywhere: `2>log` keeps the screen and the log clean)."""
+    if args.plain or args.json or not sys.stdout.isatty():
+        return False
+    if not sys.stdin.isatty():
+        note("stdin is not a terminal, so the TUI cannot take keys: writing plain lines (--plain)")
+        return False
+    return True
+
+
+def _run_tui(source, args, replay=None) -> None:
+    """The TUI takes the stop signals on its event loop once it runs; until then they stay blocked
+    (main() blocked them), so one that comes during start-up ends the run with 0 like `q`."""
+    from bptraf.tui.app import run_tui
+
+    try:
+        run_tui(source, args.interval, args.count, args.resolve, fd=sys.stdout.fileno(), stop_signals=STOP_SIGNALS,
+                replay=replay)  # fmt: skip
+    finally:
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # the loop is gone: block them again
+
+
+def _replay(args) -> int:
+    """`--replay FILE`: the same TUI over a log; no interface, no BPF."""
+    from bptraf.replay import open_log
+
+    if args.interfaces or args.drop or args.plain or args.json or args.sizes or args.flows:
+        raise UsageError(
+            "--replay shows a log in the TUI: it takes no interface, -d, --plain, --json, --sizes or --flows"
+        )
+    source = open_log(args.replay, sys.stdin)
+    if args.replay == "-":
+        # The log came on stdin; the keys come from the terminal.
+        try:
+            tty = os.open("/dev/tty", os.O_RDWR)
+        except OSError:
+            raise BptrafError("--replay - needs a terminal for the screen: none found") from None
+        os.dup2(tty, 0)
+        os.close(tty)
+    if not sys.stdout.isatty() or not sys.stdin.isatty():
+        raise BptrafError("--replay opens the TUI, which needs a terminal")
+    _run_tui(source, args, replay=source)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -167,11 +214,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(versions())
         return EXIT_OK
     # Stop signals are blocked and taken synchronously by the sampling loop, so cleanup can never be
-    # interrupted half-way; the TUI installs its own handlers on its event loop instead.
-    tui = _wants_tui(args)
-    mask = None if tui else signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    # interrupted half-way; the TUI takes them on its event loop once it runs (_run_tui).
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     source = None
     try:
+        if args.replay:
+            return _replay(args)
+        tui = _wants_tui(args)
         features = Feature.NONE
         for name in ("sizes", "flows"):
             if getattr(args, name):
@@ -194,9 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warn_drop(names)
         source.open()
         if tui:
-            from bptraf.tui.app import run_tui
-
-            run_tui(source, args.interval, args.count, args.top, args.resolve)
+            _run_tui(source, args)
         else:
             _run_lines(source, args)
         return EXIT_OK

@@ -65,7 +65,8 @@ class IfacePanel(Vertical):
             with Vertical(classes="side"):
                 yield Kernel()
                 with Horizontal(classes="bars"):
-                    yield PerCpu(self.board.ncpus)
+                    if self.board.ncpus:  # a replayed log has no per-CPU counts
+                        yield PerCpu(self.board.ncpus)
                     if a.sizes:
                         yield Sizes(a.sizes)
         with Horizontal(classes="history"):
@@ -86,7 +87,7 @@ class IfacePanel(Vertical):
         under the table when narrow, beside it when wide."""
         table = self.query_one(CountersTable)
         narrow = self.screen.has_class("-narrow")
-        side = KERNEL_LINES + lines_needed(self.board.ncpus) if narrow else 0
+        side = KERNEL_LINES + (lines_needed(self.board.ncpus) if self.board.ncpus else 0) if narrow else 0
         flows = FLOWS_WANT if self.query_one(Flows).display and not self.query_one(Flows).has_class("-note") else 0
         room = self.size.height - 1 - side - HISTORY_WANT - flows
         fit = max(MIN_TABLE, min(room, table.row_count + 1))
@@ -105,12 +106,14 @@ class IfacePanel(Vertical):
         self.version += 1
         table = self.query_one(CountersTable)
         table.show(b, view.table)
-        self.query_one(PerCpu).cpu_pps = b.last.cpu_pps if b.last else ()
+        for bars in self.query(PerCpu):
+            bars.cpu_pps = b.last.cpu_pps if b.last else ()
         if b.attachment.sizes:
             sizes = self.query_one(Sizes)
             sizes.display = view.sizes_on
             sizes.counts = b.last.sizes if b.last and b.last.sizes else ()
-        self.query_one(Kernel).view = KernelView(b.nic, b.pps(0), view.table.bytes_mode)
+        missing = "not in a replayed log" if b.attachment.mode == "replay" else "waiting for a second read"
+        self.query_one(Kernel).view = KernelView(b.nic, b.pps(0), view.table.bytes_mode, missing)
         self.show_plots(view.table.bytes_mode, table.selected())
         panel = self.query_one(Flows)
         panel.display = flows is not None or bool(view.flows.note)

@@ -44,7 +44,8 @@ def trust_line(s: HeaderState) -> Text:
     else:
         up = s.up_s
         out.append(f"{SEP}up {up // 3600:02d}:{up % 3600 // 60:02d}:{up % 60:02d}")
-    out.append(f"{SEP}{s.ncpus} CPUs")
+    if s.ncpus:  # a replayed log has no per-CPU counts
+        out.append(f"{SEP}{s.ncpus} CPUs")
     if s.paused:
         out.append(SEP)
         out.append(" PAUSED ", style="reverse yellow")

@@ -17,12 +17,13 @@ class KernelView:
     nic: NicRates | None
     xdp_pps: float  # XDP's `all` rate over the same interval, to compare with the kernel's RX
     bytes_mode: bool = False
+    missing: str = "waiting for a second read"  # why there are no figures yet
 
 
 def lines(view: KernelView | None, width: int) -> list[Text]:
     """RX and TX first (one line when the width allows, the line always kept), then errors, then the ratio."""
     if view is None or view.nic is None:
-        return [Text("kernel RX/TX: waiting for a second read", style="dim")]
+        return [Text(f"kernel RX/TX: {view.missing if view else 'waiting for a second read'}", style="dim")]
     n = view.nic
     unit, scale = ("B/s", 8) if view.bytes_mode else ("bps", 1)
     rx = f"RX {rate(n.rx_pps, 'pps'):>11} {rate(n.rx_bps / scale, unit):>11}"

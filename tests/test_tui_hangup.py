@@ -1,0 +1,70 @@
+"""Closing the terminal under the real TUI: 20 times per mode (pass, --flows --sizes, -d) at -i 0.1,
+`tmux kill-session` must end bptraf within 2 s with no XDP program left on the interface."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from netlab import VethLab
+from runner import ROOT, wait_for
+
+pytestmark = pytest.mark.bpf
+
+ROUNDS = 20
+MODES = {"pass": (), "flows-sizes": ("--flows", "--sizes"), "drop": ("-d",)}
+
+
+def alive(pid: int) -> bool:
+    """Still running (a zombie has ended: it only waits for its parent)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def one_close(lab: VethLab, args: tuple[str, ...], rng: random.Random) -> str | None:
+    """Start the TUI in a fresh tmux server, close its terminal, return what went wrong (None if nothing)."""
+    sock = f"bptraf-hup-{secrets.token_hex(3)}"
+    cmd = f"cd {ROOT} && exec {sys.executable} -m bptraf {lab.host} -i 0.1 {' '.join(args)}"
+
+    def tmux(*a: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["tmux", "-L", sock, *a], capture_output=True, text=True)
+
+    try:
+        tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "100", "-y", "30", cmd)
+        pid = int(tmux("display-message", "-p", "-t", "t", "#{pane_pid}").stdout)
+        if not wait_for(lambda: "every 0.1s" in tmux("capture-pane", "-p", "-t", "t").stdout, timeout=30):
+            return f"no screen: {tmux('capture-pane', '-p', '-t', 't').stdout!r}"
+        time.sleep(rng.uniform(0, 0.5))  # close at a different point of the frame cycle each round
+        tmux("kill-session", "-t", "t")
+        closed = time.monotonic()
+        if not wait_for(lambda: not alive(pid), timeout=2.0, step=0.02):
+            return f"still running {time.monotonic() - closed:.1f}s after the terminal closed"
+        if lab.xdp_attached():
+            return "an XDP program stayed attached"
+        return None
+    finally:
+        tmux("kill-server")
+
+
+def rounds(mode: str) -> list[str]:
+    lab = VethLab.create(addresses=True)
+    rng = random.Random(mode)
+    try:
+        return [f"{mode} round {i}: {err}" for i in range(ROUNDS) if (err := one_close(lab, MODES[mode], rng))]
+    finally:
+        lab.destroy()
+
+
+def test_closing_the_terminal_never_hangs():
+    # The three modes run side by side, each on its own veth pair, to keep the test to a minute or two.
+    with ThreadPoolExecutor(len(MODES)) as pool:
+        failures = [f for found in pool.map(rounds, MODES) for f in found]
+    assert failures == []
