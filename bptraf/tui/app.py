@@ -253,12 +253,6 @@ class BptrafApp(App[None]):
     def _tab_shown(self) -> None:
         self._redraw()
 
-    @on(IfacePanel.Picked)
-    def _picked(self, event: IfacePanel.Picked) -> None:
-        panel = event.control if isinstance(event.control, IfacePanel) else None
-        if panel is not None:
-            panel.show_plots(self.view.table.bytes_mode, panel.query_one(CountersTable).selected())
-
     def on_unmount(self) -> None:
         self._stop.set()
         self._wake.set()

@@ -43,9 +43,13 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         text = Text("bptraf keys\n\n", style="bold")
         wide = max((len(k) for k, _ in self.entries), default=0) + 2
+        wide = max(wide, 25)
         for keys, what in self.entries:
             text.append(f" {keys:<{wide}}", style="bold")
             text.append(f"{what}\n")
+        # The tables' own keys (Textual's, with Home/End set in KeyTable).
+        text.append(f" {'↑ ↓ PgUp PgDn Home End':<{wide}}", style="bold")
+        text.append("move in the focused table (counters: the row plotted beside `all`)\n")
         text.append("\nescape closes", style="dim")
         with VerticalScroll(id="help"):
             yield Static(text)

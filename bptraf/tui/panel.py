@@ -12,7 +12,6 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from bptraf.flows import FlowRate
@@ -47,15 +46,13 @@ def link_text(iface: str, link: LinkInfo) -> Text:
 
 
 class IfacePanel(Vertical):
-    class Picked(Message):
-        """The cursor moved to another counter: the second plot follows it."""
-
     def __init__(self, board: Board, link: LinkInfo, **kw) -> None:
         super().__init__(**kw)
         self.board = board
         self.link = link
         self.version = 0
         self._fit = 0
+        self._bytes_mode = False
 
     def compose(self) -> ComposeResult:
         a = self.board.attachment
@@ -97,13 +94,15 @@ class IfacePanel(Vertical):
 
     @on(DataTable.RowHighlighted, ".counters")
     def _picked(self, event: DataTable.RowHighlighted) -> None:
+        """The cursor moved to another counter: the second plot follows it at once."""
         event.stop()
-        self.post_message(self.Picked())
+        self.show_plots(self._bytes_mode, self.query_one(CountersTable).selected())
 
     def show(self, view: PanelView, flows: tuple[FlowRate, ...] | None, name: Callable[[str], str] = str) -> None:
         """Hand every widget its state for the board's latest interval."""
         b = self.board
         self.version += 1
+        self._bytes_mode = view.table.bytes_mode
         table = self.query_one(CountersTable)
         table.show(b, view.table)
         for bars in self.query(PerCpu):

@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from bptraf.counters import Counter
 from bptraf.tui.board import Board
-from bptraf.tui.widgets.text import right
+from bptraf.tui.widgets.text import KeyTable, right
 from bptraf.units import si
 
 RX_ONLY = (("pps", 7), ("bps", 7), ("share", 6), ("peak pps", 8), ("avg pps", 7), ("packets", 7), ("bytes", 7))
@@ -33,7 +32,7 @@ def cells(board: Board, c: Counter, tx: bool, scale: int) -> tuple[str, ...]:
     return (si(board.pps(i)), si(board.bps(i) / scale), share, si(board.peak_pps[i]), si(board.avg_pps(i)), *totals)
 
 
-class CountersTable(DataTable):
+class CountersTable(KeyTable):
     """Rows keyed by counter name; only cells whose text changed are updated (most never do)."""
 
     def __init__(self, counters: tuple[Counter, ...], **kw) -> None:

@@ -14,7 +14,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable
 
 from bptraf.flows import FlowRate, group, top
-from bptraf.tui.widgets.text import right
+from bptraf.tui.widgets.text import KeyTable, right
 from bptraf.units import si
 from bptraf.writers import endpoint
 
@@ -58,7 +58,7 @@ class Flows(Vertical):
 
     def compose(self) -> ComposeResult:
         yield FlowsTitle()
-        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield KeyTable(cursor_type="row", zebra_stripes=True)
 
     def show(self, flows: Sequence[FlowRate] | None, view: FlowsView, name: Callable[[str], str] = str) -> None:
         title = self.query_one(FlowsTitle)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.binding import Binding
+from textual.widgets import DataTable
 
 FULL, EMPTY = "█", "░"
 
@@ -15,3 +17,12 @@ def bar(value: float, peak: float, width: int) -> Text:
 
 def right(value: str) -> Text:
     return Text(value, justify="right")
+
+
+class KeyTable(DataTable):
+    """A row-cursor table whose Home and End go to the first and last row (DataTable's scroll sideways)."""
+
+    BINDINGS = [
+        Binding("home", "scroll_top", "first row", show=False),
+        Binding("end", "scroll_bottom", "last row", show=False),
+    ]
