@@ -17,7 +17,7 @@ def scripted(mode):
     if mode == "sizes-flows":
         app.source.set_features(Feature.SIZES | Feature.FLOWS)
         app.source.flow_script = [varying(k) for k in range(1, 40)]
-        for i, (ts, per) in enumerate(app.source.script):
+        for i, (_ts, per) in enumerate(app.source.script):
             per[0]["sizes"] = tuple((i + 1) * n for n in (300, 20, 100, 0, 0, 16_000, 0))
     return app, sampler
 
