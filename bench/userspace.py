@@ -28,13 +28,16 @@ def status_kb(pid: int, key: str) -> int:
     return 0
 
 
-def cpu_percent(iface: str, form: str, interval: float, seconds: float) -> dict:
-    """Run bptraf in one output form; CPU% of one core over `seconds` after start-up, and its RSS."""
-    args = [sys.executable, "-m", "bptraf", iface, "-i", str(interval)]
+def cpu_percent(
+    iface: str, form: str, interval: float, seconds: float, extra: tuple[str, ...] = (), size: tuple[int, int] = (120, 40)
+) -> dict:
+    """Run bptraf in one output form; CPU% of one core over `seconds` after start-up, and its RSS.
+    The TUI runs in a tmux pane of `size`; `extra` adds options (the TUI's cost: `--sizes --flows`)."""
+    args = [sys.executable, "-m", "bptraf", iface, "-i", str(interval), *extra]
     tmux_sock = None
     if form == "tui":
         tmux_sock = f"bptraf-bench-{secrets.token_hex(3)}"
-        subprocess.run(["tmux", "-L", tmux_sock, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "40",
+        subprocess.run(["tmux", "-L", tmux_sock, "-f", "/dev/null", "new-session", "-d", "-x", str(size[0]), "-y", str(size[1]),
                         f"cd {ROOT} && exec {' '.join(args)}"], check=True)  # fmt: skip
         pid = int(subprocess.run(["tmux", "-L", tmux_sock, "display", "-p", "#{pane_pid}"],
                                  capture_output=True, text=True, check=True).stdout)  # fmt: skip
@@ -79,3 +82,39 @@ def first_sample(iface: str, runs: int = 5) -> dict:
         proc.wait(timeout=20)
     times.sort()
     return {"median_s": times[len(times) // 2], "min_s": times[0], "max_s": times[-1]}
+
+
+def flows_traffic(lab, flows: int = 16, seconds: float = 40.0, per_flow_pps: int = 500):
+    """`flows` UDP flows from the peer's namespace to the host end, bounded in time: the TUI's load."""
+    import threading
+
+    code = (
+        "import socket,time\n"
+        f"ss=[socket.socket(socket.AF_INET,socket.SOCK_DGRAM) for _ in range({flows})]\n"
+        f"end=time.monotonic()+{seconds}\n"
+        "while time.monotonic()<end:\n"
+        "    for i,s in enumerate(ss):\n"
+        f"        try: [s.sendto(bytes(200),('{lab_host_addr()}',9000+i)) for _ in range({per_flow_pps // 100})]\n"
+        "        except OSError: pass\n"
+        "    time.sleep(0.01)\n"
+    )
+    t = threading.Thread(target=lab.in_ns, args=(sys.executable, "-c", code), kwargs={"check": False}, daemon=True)
+    t.start()
+    return t
+
+
+def lab_host_addr() -> str:
+    return "198.18.0.1"
+
+
+def tui_cost(iface_lab, repeats: int = 5, seconds: float = 20.0) -> dict:
+    """The TUI at -i 1 with --sizes --flows, 16 live flows, 120x40: CPU% and RSS per repeat."""
+    runs = []
+    for _ in range(repeats):
+        sender = flows_traffic(iface_lab, seconds=seconds + 8)
+        runs.append(cpu_percent(iface_lab.host, "tui", 1.0, seconds, ("--sizes", "--flows")))
+        sender.join(timeout=seconds + 20)
+    cpu = sorted(r["cpu_percent"] for r in runs)
+    rss = sorted(r["rss_kb"] for r in runs)
+    return {"cpu_percent_median": cpu[len(cpu) // 2], "cpu_percent_min": cpu[0], "cpu_percent_max": cpu[-1],
+            "rss_mib_median": rss[len(rss) // 2] / 1024, "rss_mib_max": rss[-1] / 1024, "runs": runs}  # fmt: skip

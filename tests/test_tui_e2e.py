@@ -88,7 +88,10 @@ def test_tui_shows_live_rates_and_quits_clean(addressed_lab, tmux_bptraf, how):
     sender = traffic(lab)
     # The `all` row's pps cell shows a non-zero rate, e.g. `all   2450 ...` or `all  12.5 K ...`.
     assert wait_for(lambda: re.match(r"\s*all\s+[1-9]", all_row(t.screen())), timeout=10), t.screen()
-    assert "UDP" in t.screen() and "per CPU" in t.screen()
+    # `h` hides the idle classes, so UDP's row is on screen whatever the size, with a live rate.
+    t.tmux("send-keys", "-t", "t", "h")
+    assert wait_for(lambda: re.search(r"^\s*UDP\s+[1-9]", t.screen(), re.M), timeout=10), t.screen()
+    assert not re.search(r"^\s*IPv6\s", t.screen(), re.M)
     if how == "q":
         t.tmux("send-keys", "-t", "t", "q")
     else:
@@ -118,3 +121,64 @@ def test_tui_kill_9_leaves_nothing_attached(addressed_lab, tmux_bptraf):
     assert wait_for(lambda: t.exit_status() is not None, timeout=15)
     assert t.exit_status() == 128 + signal.SIGKILL
     assert wait_for(lambda: not lab.xdp_attached(), timeout=5)
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "SIGHUP"])
+def test_stop_signal_during_start_up_exits_0(addressed_lab, tmux_bptraf, how):
+    """The README's promise holds from the first instant: a stop signal while bptraf is still loading
+    its program ends it with 0 and nothing attached."""
+    lab = addressed_lab
+    t = tmux_bptraf(lab.host, "-i", "0.1")
+
+    def stop_signals_blocked() -> bool:
+        # From main()'s first line on, bptraf holds the stop signals blocked until the TUI takes them.
+        try:
+            status = Path(f"/proc/{t.bptraf_pid()}/status").read_text()
+        except (OSError, subprocess.CalledProcessError, IndexError):
+            return False
+        blocked = int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+        return bool(blocked & (1 << (signal.SIGTERM - 1)))
+
+    assert wait_for(stop_signals_blocked, timeout=10, step=0.01)
+    subprocess.run(["kill", f"-{getattr(signal, how).value}", str(t.bptraf_pid())], check=True)
+    assert wait_for(lambda: t.exit_status() is not None, timeout=15), t.screen()
+    assert t.exit_status() == 0, t.screen()
+    assert not lab.xdp_attached()
+
+
+def test_tui_draws_on_the_terminal_when_stderr_is_redirected(addressed_lab, tmux_bptraf, tmp_path):
+    lab = addressed_lab
+    log = tmp_path / "err.log"
+    t = tmux_bptraf(lab.host, "-i", "0.2", f"2>{log}")
+    assert wait_for(lambda: f"{lab.host} native pass" in t.screen(), timeout=20), t.screen()
+    t.tmux("send-keys", "-t", "t", "q")
+    assert wait_for(lambda: t.exit_status() is not None, timeout=15)
+    assert t.exit_status() == 0
+    assert "\x1b" not in log.read_text()
+
+
+def test_kernel_panel_and_a_link_local_flow_on_a_real_veth(addressed_lab, tmux_bptraf):
+    """The kernel's RX line counts what the peer sent (TX stays near zero), and a flow from fe80::1
+    shows with its address intact (never read as markup)."""
+    from frames import eth, ipv6, udp
+
+    lab = addressed_lab
+    t = tmux_bptraf(lab.host, "-i", "0.2", "--flows")
+    assert wait_for(lambda: f"{lab.host} native pass" in t.screen(), timeout=20), t.screen()
+    frame = eth(0x86DD, ipv6(17, udp(5353, 5353)))
+    frame = frame.replace(
+        bytes.fromhex("fd000000000000000000000000000002"), bytes.fromhex("fe800000000000000000000000000001")
+    )
+
+    def seen() -> bool:
+        lab.send([frame] * 200)
+        screen = t.screen()
+        rx = re.search(r"kernel RX\s+(\S+)", screen)
+        return "[fe80::1]:5353" in screen and rx is not None and rx.group(1) != "0"
+
+    assert wait_for(seen, timeout=20, step=0.2), t.screen()
+    tx = re.search(r"TX\s+(\d+) pps", t.screen())
+    assert tx is not None and int(tx.group(1)) < 50, t.screen()  # the host sent next to nothing
+    t.tmux("send-keys", "-t", "t", "q")
+    assert wait_for(lambda: t.exit_status() is not None, timeout=15)
+    assert not lab.xdp_attached()
