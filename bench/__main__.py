@@ -82,6 +82,8 @@ def main() -> None:
             for form in ("plain", "json", "tui")
             for interval in (1.0, 0.1)
         }
+        print("bench: the TUI with --sizes --flows under 16 flows", flush=True)
+        results["tui_flows"] = userspace.tui_cost(tb.rx, tb.in_ns)
         results["first_sample"] = userspace.first_sample(tb.rx)
     results["bench_seconds"] = round(time.monotonic() - started, 1)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")

@@ -112,6 +112,16 @@ def render(r: dict) -> str:
         "",
         f"- plain writer at -i 1: {plain:.2f}% of a core (target ≤ 0.5%: {_verdict(plain <= 0.5)}); "
         f"TUI at -i 1: {tui:.2f}% (target < 2%: {_verdict(tui < 2)})",
+        *(
+            [
+                f"- TUI at -i 1 with --sizes --flows, 16 live flows, 120x40: {tf['cpu_percent_median']:.2f}% of a core "
+                f"median of {len(tf['runs'])} ({tf['cpu_percent_min']:.2f}–{tf['cpu_percent_max']:.2f}), "
+                f"{tf['rss_mib_median']:.1f} MiB RSS (targets ≤ 2% and ≤ 60 MiB: "
+                f"{_verdict(tf['cpu_percent_median'] <= 2 and tf['rss_mib_max'] <= 60)})"
+            ]
+            if (tf := r.get("tui_flows"))
+            else []
+        ),
         f"- start to first sample: {fs['median_s']:.2f} s median ({fs['min_s']:.2f}–{fs['max_s']:.2f}) "
         f"(target ≤ 1.5 s: {_verdict(fs['median_s'] <= 1.5)})",
         "",

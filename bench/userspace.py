@@ -29,7 +29,12 @@ def status_kb(pid: int, key: str) -> int:
 
 
 def cpu_percent(
-    iface: str, form: str, interval: float, seconds: float, extra: tuple[str, ...] = (), size: tuple[int, int] = (120, 40)
+    iface: str,
+    form: str,
+    interval: float,
+    seconds: float,
+    extra: tuple[str, ...] = (),
+    size: tuple[int, int] = (120, 40),
 ) -> dict:
     """Run bptraf in one output form; CPU% of one core over `seconds` after start-up, and its RSS.
     The TUI runs in a tmux pane of `size`; `extra` adds options (the TUI's cost: `--sizes --flows`)."""
@@ -37,8 +42,9 @@ def cpu_percent(
     tmux_sock = None
     if form == "tui":
         tmux_sock = f"bptraf-bench-{secrets.token_hex(3)}"
+        err_log = f"/tmp/{tmux_sock}.err"  # the TUI draws on stdout: stderr keeps its one-line errors
         subprocess.run(["tmux", "-L", tmux_sock, "-f", "/dev/null", "new-session", "-d", "-x", str(size[0]), "-y", str(size[1]),
-                        f"cd {ROOT} && exec {' '.join(args)}"], check=True)  # fmt: skip
+                        f"cd {ROOT} && exec {' '.join(args)} 2>{err_log}"], check=True)  # fmt: skip
         pid = int(subprocess.run(["tmux", "-L", tmux_sock, "display", "-p", "#{pane_pid}"],
                                  capture_output=True, text=True, check=True).stdout)  # fmt: skip
         proc = None
@@ -52,6 +58,8 @@ def cpu_percent(
             raise RuntimeError(f"bptraf exited {proc.returncode}: {proc.stderr.read().strip()}")
         c0, t0 = cpu_seconds(pid), time.monotonic()
         time.sleep(seconds)
+        if not Path(f"/proc/{pid}").exists():
+            raise RuntimeError(f"bptraf ended early: {Path(err_log).read_text().strip() if tmux_sock else ''}")
         c1, t1 = cpu_seconds(pid), time.monotonic()
         rss = status_kb(pid, "VmRSS")
         hwm = status_kb(pid, "VmHWM")
@@ -84,8 +92,9 @@ def first_sample(iface: str, runs: int = 5) -> dict:
     return {"median_s": times[len(times) // 2], "min_s": times[0], "max_s": times[-1]}
 
 
-def flows_traffic(lab, flows: int = 16, seconds: float = 40.0, per_flow_pps: int = 500):
-    """`flows` UDP flows from the peer's namespace to the host end, bounded in time: the TUI's load."""
+def flows_traffic(in_ns, flows: int = 16, seconds: float = 40.0, per_flow_pps: int = 500):
+    """`flows` UDP flows to 198.18.0.1 from the sender's namespace (`in_ns` runs a command there),
+    bounded in time: the load under which the TUI's cost is measured."""
     import threading
 
     code = (
@@ -94,25 +103,21 @@ def flows_traffic(lab, flows: int = 16, seconds: float = 40.0, per_flow_pps: int
         f"end=time.monotonic()+{seconds}\n"
         "while time.monotonic()<end:\n"
         "    for i,s in enumerate(ss):\n"
-        f"        try: [s.sendto(bytes(200),('{lab_host_addr()}',9000+i)) for _ in range({per_flow_pps // 100})]\n"
+        f"        try: [s.sendto(bytes(200+50*i),('198.18.0.1',9000+i)) for _ in range({max(per_flow_pps // 100, 1)})]\n"
         "        except OSError: pass\n"
         "    time.sleep(0.01)\n"
     )
-    t = threading.Thread(target=lab.in_ns, args=(sys.executable, "-c", code), kwargs={"check": False}, daemon=True)
+    t = threading.Thread(target=in_ns, args=(sys.executable, "-c", code), daemon=True)
     t.start()
     return t
 
 
-def lab_host_addr() -> str:
-    return "198.18.0.1"
-
-
-def tui_cost(iface_lab, repeats: int = 5, seconds: float = 20.0) -> dict:
-    """The TUI at -i 1 with --sizes --flows, 16 live flows, 120x40: CPU% and RSS per repeat."""
+def tui_cost(iface: str, in_ns, repeats: int = 5, seconds: float = 20.0) -> dict:
+    """The TUI at -i 1 with --sizes --flows, 16 live flows, 120x40: CPU% and RSS, median of `repeats`."""
     runs = []
     for _ in range(repeats):
-        sender = flows_traffic(iface_lab, seconds=seconds + 8)
-        runs.append(cpu_percent(iface_lab.host, "tui", 1.0, seconds, ("--sizes", "--flows")))
+        sender = flows_traffic(in_ns, seconds=seconds + 8)
+        runs.append(cpu_percent(iface, "tui", 1.0, seconds, ("--sizes", "--flows")))
         sender.join(timeout=seconds + 20)
     cpu = sorted(r["cpu_percent"] for r in runs)
     rss = sorted(r["rss_kb"] for r in runs)

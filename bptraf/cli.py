@@ -176,7 +176,7 @@ def _wants_tui(args) -> bool:
 def _run_tui(source, args, replay=None) -> None:
     """The TUI takes the stop signals on its event loop once it runs; until then they stay blocked
     (main() blocked them), so one that comes during start-up ends the run with 0 like `q`."""
-    from bptraf.tui.app import run_tui
+    from bptraf.tui.start import run_tui
 
     try:
         run_tui(source, args.interval, args.count, args.resolve, fd=sys.stdout.fileno(), stop_signals=STOP_SIGNALS,

@@ -169,13 +169,13 @@ async def test_reset_clears_the_display_only():
 async def test_interval_keys_step_through_the_ladder_and_wake_the_worker():
     app, _ = make_app()
     async with app.run_test() as pilot:
-        assert not app._wake.is_set()
+        assert not app.feed.woken()
         await pilot.press("plus")
         assert app.interval == 2.0 and "every 2s" in text(app, "Header")
-        assert app._wake.is_set()  # the worker restarts its deadline now, not after the old interval
-        app._wake.clear()
+        assert app.feed.woken()  # the worker restarts its deadline now, not after the old interval
+        app.feed._wake.clear()
         await pilot.press("minus", "minus", "minus", "minus", "minus", "minus")
-        assert app.interval == 0.1 and app._wake.is_set()
+        assert app.interval == 0.1 and app.feed.woken()
         await pilot.press("equals_sign")
         assert app.interval == 0.2
 

@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 from textual import on, work
 from textual.app import App, ComposeResult
-from textual.binding import Binding
 from textual.widgets import DataTable, Footer, TabbedContent, TabPane
 
 from bptraf.errors import BptrafError
 from bptraf.flows import GROUPS, SORT_KEYS
 from bptraf.names import Resolver
-from bptraf.sampler import Sample, Sampler, Wait, run
+from bptraf.sampler import Sample, Sampler, run
 from bptraf.source import Feature, Source, toggled
+from bptraf.tui import keys
 from bptraf.tui.board import Board, NicCounters
+from bptraf.tui.feed import Feed
 from bptraf.tui.help import HelpScreen
 from bptraf.tui.panel import IfacePanel, PanelView
 from bptraf.tui.sysinfo import SystemInfo
@@ -34,44 +35,12 @@ INTERVALS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 SPEEDS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0)
 
 
-def _b(key: str, action: str, text: str, help_text: str = "", show: bool = True, **kw) -> Binding:
-    return Binding(key, action, text, show=show, tooltip=help_text or text, **kw)
-
-
 class BptrafApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "bptraf"
     ENABLE_COMMAND_PALETTE = False
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-    # The one list of keys: the footer shows those with show=True, `?` lists them all.
-    BINDINGS = [
-        _b("question_mark", "help", "keys", "this list of keys"),
-        _b("q", "quit", "quit", "quit (detaches everything)"),
-        _b("ctrl+c", "quit", "quit", "quit", show=False, priority=True),
-        _b("p,space", "pause", "pause", "pause the screen (live) or the replay; counting goes on"),
-        _b("f", "flows", "flows", "count per flow, on or off (pass mode)"),
-        _b("z", "sizes", "sizes", "frame-size histogram, on or off (pass mode)"),
-        _b("h", "hide_idle", "idle rows", "hide or show classes that saw no packet"),
-        _b("b", "bytes", "bits/bytes", "bits or bytes per second"),
-        _b("r", "reset", "reset", "reset peaks, averages and totals shown (never the kernel maps)", show=False),
-        _b("plus,equals_sign", "interval(1)", "+ivl", "longer interval", show=False, key_display="+"),
-        _b("minus", "interval(-1)", "-ivl", "shorter interval", show=False, key_display="-"),
-        _b("s", "flow_sort", "sort", "sort flows by bps, pps or total bytes", show=False),
-        _b("g", "flow_group", "group", "group flows by flow, source, destination or port", show=False),
-        _b("n", "names", "names", "host names for flows (reverse DNS, cached, never blocks)", show=False),
-        _b(
-            "tab",
-            "focus_next",
-            "focus",
-            "move the keys' focus: counters (↑/↓ pick the plotted row), flows (scroll)",
-            show=False,
-        ),
-        _b("i", "next_iface", "iface", "next interface", show=False),
-        *(_b(str(n), f"iface({n - 1})", "iface", "interface 1-9", show=False, key_display="1-9") for n in range(1, 10)),
-        _b("greater_than_sign", "speed(1)", "faster", "replay: faster", show=False),
-        _b("less_than_sign", "speed(-1)", "slower", "replay: slower", show=False),
-        _b("full_stop", "step", "step", "replay: one interval on, while paused", show=False),
-    ]
+    BINDINGS = keys.BINDINGS
 
     def __init__(
         self,
@@ -111,9 +80,7 @@ class BptrafApp(App[None]):
         self._min_frame_s = min_frame_s
         self._last_draw = -1e9
         self._redraw_pending = False
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._step = False
+        self.feed = Feed(lambda: self.paused, replay)
         self._hooks = tuple(Hook(a.iface, "replay" if replay else a.mode, a.action) for a in source.attachments)
 
     def compose(self) -> ComposeResult:
@@ -149,9 +116,10 @@ class BptrafApp(App[None]):
         replay = ""
         if self.replay:
             replay = f"replay {self.speed:g}x · {self.replay.when()}" + (" · end" if self.replay.exhausted else "")
-        self.query_one(Header).state = HeaderState(
-            self._hooks, self.interval, int(self._mono() - self.started), self.source.ncpus, self.paused, replay
-        )
+        for header in self.query(Header):  # none while the app shuts down and a timer still fires
+            header.state = HeaderState(
+                self._hooks, self.interval, int(self._mono() - self.started), self.source.ncpus, self.paused, replay
+            )
 
     # -- sampling -------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, name="sampler")
@@ -159,20 +127,8 @@ class BptrafApp(App[None]):
         ifaces = tuple(a.iface for a in self.source.attachments)
         self.call_from_thread(self.ingest_nic, self.info.nic(ifaces))
 
-        def wait(timeout: float) -> Wait:
-            while self.replay and (self.paused or self.replay.exhausted) and not self._stop.is_set():
-                if self._step and not self.replay.exhausted:
-                    self._step = False
-                    return Wait.TIMEOUT
-                self._wake.wait()
-                self._wake.clear()
-            if self._wake.wait(timeout):
-                self._wake.clear()
-                return Wait.STOP if self._stop.is_set() else Wait.WAKE
-            return Wait.STOP if self._stop.is_set() else Wait.TIMEOUT
-
         def emit(sample: Sample) -> None:
-            if not self._stop.is_set():
+            if not self.feed.stopped():
                 self.call_from_thread(self.ingest, sample, {} if self.replay else self.info.nic(ifaces))
 
         def interval() -> float:
@@ -180,9 +136,9 @@ class BptrafApp(App[None]):
 
         wall = self.replay.wall if self.replay else self._wall
         try:
-            run(Sampler(self.source, wall=wall), interval, self.count, wait, emit, self._mono_ns)
+            run(Sampler(self.source, wall=wall), interval, self.count, self.feed.wait, emit, self._mono_ns)
         except Exception as exc:  # any failure ends the app with one line, never a traceback on the screen
-            if not self._stop.is_set():
+            if not self.feed.stopped():
                 err = exc if isinstance(exc, BptrafError) else BptrafError(f"reading the counters failed: {exc}")
                 self.call_from_thread(self.fail, err)
 
@@ -226,7 +182,10 @@ class BptrafApp(App[None]):
     def _redraw(self) -> None:
         self._redraw_pending = False
         self._last_draw = self._mono()
-        active = self.query_one(TabbedContent).active or "if0"
+        tabs = self.query(TabbedContent)
+        if not tabs:
+            return  # shutting down
+        active = tabs.first().active or "if0"
         i = int(active[2:])
         panel = self.query_one(f"#panel{i}", IfacePanel)  # only the visible interface is drawn
         flows = self._flows[i] if self._flows is not None and i < len(self._flows) else None
@@ -254,35 +213,31 @@ class BptrafApp(App[None]):
         self._redraw()
 
     def on_unmount(self) -> None:
-        self._stop.set()
-        self._wake.set()
+        self.feed.stop()
         if self.resolver:
             self.resolver.close()
 
     # -- keys -----------------------------------------------------------------------------------
     def _set_view(self, **changes) -> None:
-        from dataclasses import replace
-
         self.view = replace(self.view, **changes)
         self._redraw()
 
     def action_pause(self) -> None:
         self.paused = not self.paused
-        self._wake.set() if self.replay else None
+        self.feed.wake() if self.replay else None
         if not self.paused:
             self._redraw()
         self._show_header()
 
     def action_step(self) -> None:
         if self.replay and self.paused:
-            self._step = True
-            self._wake.set()
+            self.feed.step()
 
     def action_speed(self, step: int) -> None:
         if self.replay:
             i = SPEEDS.index(self.speed) + step
             self.speed = SPEEDS[max(0, min(i, len(SPEEDS) - 1))]
-            self._wake.set()
+            self.feed.wake()
             self._show_header()
 
     def action_reset(self) -> None:
@@ -300,17 +255,13 @@ class BptrafApp(App[None]):
             self.interval = later[0]
         elif step < 0 and earlier:
             self.interval = earlier[-1]
-        self._wake.set()  # the worker starts a new deadline at once, not after the old interval
+        self.feed.wake()  # the worker starts a new deadline at once, not after the old interval
         self._show_header()
 
     def action_bytes(self) -> None:
-        from dataclasses import replace
-
         self._set_view(table=replace(self.view.table, bytes_mode=not self.view.table.bytes_mode))
 
     def action_hide_idle(self) -> None:
-        from dataclasses import replace
-
         self._set_view(table=replace(self.view.table, hide_idle=not self.view.table.hide_idle))
 
     def action_iface(self, index: int) -> None:
@@ -379,27 +330,3 @@ class BptrafApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.BINDINGS))
-
-
-def run_tui(
-    source: Source,
-    interval: float,
-    count: int | None,
-    resolve: bool = False,
-    *,
-    fd: int = 1,
-    stop_signals: tuple[int, ...] = (),
-    replay=None,
-) -> None:
-    """Run the TUI drawing on `fd`; a worker's error is raised here, once the terminal is restored."""
-    from bptraf.tui.driver import TerminalDriver
-
-    driver = type("BptrafDriver", (TerminalDriver,), {"fd": fd})
-    app = BptrafApp(
-        source, interval, count, resolve=resolve, stop_signals=stop_signals, replay=replay, driver_class=driver
-    )
-    app.run()
-    if app.error is not None:
-        raise app.error
-    if app.return_code:
-        raise BptrafError("the TUI failed (the error is above)")

@@ -1,0 +1,55 @@
+"""The terminal file under Textual's writer thread: a dead or stalled terminal never blocks the exit."""
+
+from __future__ import annotations
+
+import os
+import pty
+import threading
+import time
+
+from textual.drivers._writer_thread import WriterThread
+
+from bptraf.tui.driver import CLOSE_GRACE_S, TerminalFile
+
+
+def test_a_closed_terminal_ends_output_not_the_writer():
+    master, slave = pty.openpty()
+    term = TerminalFile(slave)
+    writer = WriterThread(term)
+    writer.start()
+    writer.write("frame 1")
+    os.close(master)  # the window closed: writes now fail with EIO
+    for _ in range(200):  # far more than the writer's queue holds: none of these may block
+        writer.write("x" * 1000)
+    done = threading.Event()
+    threading.Thread(target=lambda: (writer.stop(), done.set()), daemon=True).start()
+    assert done.wait(5), "stopping the writer blocked on a dead terminal"
+    assert term.dead
+    os.close(slave)
+
+
+def test_a_stalled_terminal_is_given_up_once_closing():
+    master, slave = pty.openpty()  # nobody reads the master: the pty's buffer fills and stays full
+    term = TerminalFile(slave)
+    term.closing.set()
+    started = time.monotonic()
+    for _ in range(64):
+        term.write("y" * 4096)
+        term.flush()
+        if term.dead:
+            break
+    assert term.dead
+    assert time.monotonic() - started < 10 * CLOSE_GRACE_S
+    os.close(master)
+    os.close(slave)
+
+
+def test_output_reaches_a_live_terminal():
+    master, slave = pty.openpty()
+    term = TerminalFile(slave)
+    term.write("hello ")
+    term.write("screen")
+    term.flush()
+    assert os.read(master, 100) == b"hello screen"
+    os.close(master)
+    os.close(slave)
