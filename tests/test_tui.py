@@ -7,7 +7,7 @@ from collections import namedtuple
 
 import pytest
 from fakes import FakeSource, attachment
-from textual.widgets import DataTable, TabbedContent
+from textual.widgets import TabbedContent
 
 from bptraf.flows import Flow
 from bptraf.sampler import Sampler
@@ -18,6 +18,7 @@ from bptraf.tui.help import HelpScreen
 from bptraf.tui.sysinfo import LinkInfo, SystemInfo
 from bptraf.tui.widgets.counters import CountersTable
 from bptraf.tui.widgets.history import Plot
+from bptraf.tui.widgets.rows import RowTable
 
 
 class FakeInfo:
@@ -75,7 +76,7 @@ def feed(app, sampler, n=1, nic=True):
 
 
 def cell(app, row, col, panel=0):
-    return str(app.query_one(f"#panel{panel} DataTable", DataTable).get_cell(row, col))
+    return app.query_one(f"#panel{panel} CountersTable", CountersTable).cell(row, col)
 
 
 def text(app, selector):
@@ -123,7 +124,7 @@ async def test_tx_is_shown_beside_rx_when_counted():
         feed(app, sampler, 2)
         await pilot.pause()
         table = app.query_one(CountersTable)
-        assert [str(c.label) for c in table.columns.values()][:5] == ["counter", "RX pps", "RX bps", "TX pps", "TX bps"]
+        assert [c.label for c in table.columns][:5] == ["counter", "RX pps", "RX bps", "TX pps", "TX bps"]
         assert cell(app, "all", "TX pps") == "300" and cell(app, "all", "TX bps") == "240.0 K"
         assert cell(app, "udp", "TX pps") == "0" and cell(app, "all", "RX pps") != "300"
 
@@ -133,7 +134,7 @@ async def test_no_tx_columns_without_tx():
     async with app.run_test(size=(100, 30)) as pilot:
         feed(app, sampler, 2)
         await pilot.pause()
-        assert "TX pps" not in [str(c.label) for c in app.query_one(CountersTable).columns.values()]
+        assert "TX pps" not in [c.label for c in app.query_one(CountersTable).columns]
 
 
 async def test_pause_freezes_the_screen_but_counting_goes_on():
@@ -215,7 +216,7 @@ async def test_h_hides_and_shows_idle_rows():
         table = app.query_one(CountersTable)
         assert table.row_count == len(app.source.attachments[0].counters)
         await pilot.press("h")
-        assert [str(table.get_row_at(i)[0]) for i in range(table.row_count)] == ["all", "IPv4", "ARP", "UDP"]
+        assert [r[0] for r in table.rows] == ["all", "IPv4", "ARP", "UDP"]
         await pilot.press("h")
         assert table.row_count == len(app.source.attachments[0].counters)
 
@@ -370,8 +371,7 @@ def varying(k):
 
 
 def flow_rows(app):
-    table = app.query_one("#panel0 .flows DataTable", DataTable)
-    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+    return [list(r) for r in app.query_one("#panel0 .flows RowTable", RowTable).rows]
 
 
 async def flows_app(pilot_size=(120, 60)):
@@ -438,14 +438,20 @@ async def test_flows_table_scrolls_by_keyboard():
     async with app.run_test(size=(80, 24)) as pilot:
         feed(app, sampler, 2)
         await pilot.pause()
-        table = app.query_one("#panel0 .flows DataTable", DataTable)
+        table = app.query_one("#panel0 .flows RowTable", RowTable)
         assert table.row_count == 40 and table.size.height < 40
+        assert "1-" in table.render_line(0).text and "/40" in table.render_line(0).text  # which rows are shown
         await pilot.press("tab")
         assert table.has_focus
         await pilot.press("end")
-        assert table.cursor_row == 39 and table.scroll_y > 0
-        await pilot.press("home", "pagedown")
-        assert 0 < table.cursor_row < 39
+        assert table.cursor == 39 and table.top > 0
+        assert table.render_line(table.size.height - 1).text.startswith(" udp    198.18.1.0:1000")  # the smallest
+        await pilot.press("home")
+        assert table.cursor == 0 and table.top == 0
+        await pilot.press("pagedown")
+        assert table.cursor == table.size.height - 1
+        await pilot.press("down", "up", "up")
+        assert table.cursor == table.size.height - 2
 
 
 async def test_addresses_and_names_are_text_not_markup():

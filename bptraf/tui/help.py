@@ -47,7 +47,7 @@ class HelpScreen(ModalScreen[None]):
         for keys, what in self.entries:
             text.append(f" {keys:<{wide}}", style="bold")
             text.append(f"{what}\n")
-        # The tables' own keys (Textual's, with Home/End set in KeyTable).
+        # The tables' own keys (RowTable.BINDINGS).
         text.append(f" {'↑ ↓ PgUp PgDn Home End':<{wide}}", style="bold")
         text.append("move in the focused table (counters: the row plotted beside `all`)\n")
         text.append("\nescape closes", style="dim")

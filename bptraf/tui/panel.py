@@ -12,7 +12,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from bptraf.flows import FlowRate
 from bptraf.tui.board import WINDOW_S, Board
@@ -22,6 +22,7 @@ from bptraf.tui.widgets.flows import Flows, FlowsView
 from bptraf.tui.widgets.history import Plot, Series
 from bptraf.tui.widgets.kernel import Kernel, KernelView
 from bptraf.tui.widgets.percpu import PerCpu, lines_needed
+from bptraf.tui.widgets.rows import RowTable
 from bptraf.tui.widgets.sizes import Sizes
 
 MIN_TABLE = 4  # the header and three rows; the cursor scrolls the rest
@@ -92,8 +93,8 @@ class IfacePanel(Vertical):
             self._fit = fit
             table.styles.max_height = fit
 
-    @on(DataTable.RowHighlighted, ".counters")
-    def _picked(self, event: DataTable.RowHighlighted) -> None:
+    @on(RowTable.Highlighted, ".counters")
+    def _picked(self, event: RowTable.Highlighted) -> None:
         """The cursor moved to another counter: the second plot follows it at once."""
         event.stop()
         self.show_plots(self._bytes_mode, self.query_one(CountersTable).selected())
@@ -109,14 +110,18 @@ class IfacePanel(Vertical):
             bars.cpu_pps = b.last.cpu_pps if b.last else ()
         if b.attachment.sizes:
             sizes = self.query_one(Sizes)
-            sizes.display = view.sizes_on
+            if sizes.display != view.sizes_on:
+                sizes.display = view.sizes_on
             sizes.counts = b.last.sizes if b.last and b.last.sizes else ()
         missing = "not in a replayed log" if b.attachment.mode == "replay" else "waiting for a second read"
         self.query_one(Kernel).view = KernelView(b.nic, b.pps(0), view.table.bytes_mode, missing)
         self.show_plots(view.table.bytes_mode, table.selected())
         panel = self.query_one(Flows)
-        panel.display = flows is not None or bool(view.flows.note)
-        panel.set_class(flows is None, "-note")
+        shown = flows is not None or bool(view.flows.note)
+        if panel.display != shown:
+            panel.display = shown
+        if panel.has_class("-note") != (flows is None):
+            panel.set_class(flows is None, "-note")
         panel.show(flows, view.flows, name)
         self.fit_table()
 
@@ -133,4 +138,6 @@ class IfacePanel(Vertical):
                 series = Series(c.label, u, now, WINDOW_S, b.times, b.periods, values, self.version)
                 self.query_one(f".{where}-{kind}", Plot).show(series)
         # `all` picked: one column of plots says it all; the second would be a copy.
-        self.query_one(".col-sel").display = sel.index != 0
+        col = self.query_one(".col-sel")
+        if col.display != (sel.index != 0):
+            col.display = sel.index != 0

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rich.text import Text
-
 from bptraf.counters import Counter
 from bptraf.tui.board import Board
-from bptraf.tui.widgets.text import KeyTable, right
+from bptraf.tui.widgets.rows import Column, RowTable
 from bptraf.units import si
 
 RX_ONLY = (("pps", 7), ("bps", 7), ("share", 6), ("peak pps", 8), ("avg pps", 7), ("packets", 7), ("bytes", 7))
@@ -32,45 +30,31 @@ def cells(board: Board, c: Counter, tx: bool, scale: int) -> tuple[str, ...]:
     return (si(board.pps(i)), si(board.bps(i) / scale), share, si(board.peak_pps[i]), si(board.avg_pps(i)), *totals)
 
 
-class CountersTable(KeyTable):
-    """Rows keyed by counter name; only cells whose text changed are updated (most never do)."""
+class CountersTable(RowTable):
+    """Rows keyed by counter name; a row is redrawn only when its text changed (idle classes never)."""
 
     def __init__(self, counters: tuple[Counter, ...], **kw) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kw)
+        super().__init__(**kw)
         self.counters = counters
-        self._layout: tuple = ()
-        self._shown: dict[tuple[str, int], str] = {}
+        self._built = False
 
     def selected(self) -> str:
         """The counter under the cursor (`all` before the table has rows)."""
-        if not self.row_count:
-            return self.counters[0].name
-        return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
+        return super().selected() or self.counters[0].name
 
-    def show(self, board: Board, view: TableView, keep: str | None = None) -> None:
+    def show(self, board: Board, view: TableView) -> None:
         tx = board.tx_seen
         unit = "B/s" if view.bytes_mode else "bps"
-        columns = tuple((name.replace("bps", unit), w) for name, w in (RX_TX if tx else RX_ONLY))
-        rows = tuple(c for c in self.counters if c.index == 0 or not (view.hide_idle and board.idle(c.index)))
-        layout = (columns, tuple(c.name for c in rows))
-        if layout != self._layout:
-            # At first the first L3 class is picked, so the second plot is not a copy of the first.
-            first = self.counters[min(1, len(self.counters) - 1)].name
-            keep = keep or (self.selected() if self._layout else first)
-            self.clear(columns=not self._layout or columns != self._layout[0])
-            if not self.columns:
-                self.add_column(Text("counter"), key="counter", width=8)
-                for name, width in columns:
-                    self.add_column(right(name), key=name, width=width)
-            for c in rows:
-                self.add_row(Text(c.label), *([Text("")] * len(columns)), key=c.name)
-            self._shown.clear()
-            self._layout = layout
-            names = [c.name for c in rows]
-            self.move_cursor(row=names.index(keep) if keep in names else 0, animate=False)
+        self.set_columns([Column("counter", 8, right=False)] + [
+            Column(name.replace("bps", unit), w) for name, w in (RX_TX if tx else RX_ONLY)
+        ])  # fmt: skip
         scale = 8 if view.bytes_mode else 1
-        for c in rows:
-            for col, value in enumerate(cells(board, c, tx, scale)):
-                if self._shown.get((c.name, col)) != value:
-                    self._shown[(c.name, col)] = value
-                    self.update_cell(c.name, columns[col][0], right(value))
+        rows = [
+            (c.name, (c.label, *cells(board, c, tx, scale)))
+            for c in self.counters
+            if c.index == 0 or not (view.hide_idle and board.idle(c.index))
+        ]
+        # At first the first L3 class is picked, so the second plot is not a copy of the first.
+        first = None if self._built else self.counters[min(1, len(self.counters) - 1)].name
+        self._built = True
+        self.set_rows(rows, keep=first)

@@ -11,10 +11,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import DataTable
 
 from bptraf.flows import FlowRate, group, top
-from bptraf.tui.widgets.text import KeyTable, right
+from bptraf.tui.widgets.rows import Column, RowTable
 from bptraf.units import si
 from bptraf.writers import endpoint
 
@@ -53,38 +52,38 @@ class FlowsTitle(Widget):
         return self.text
 
 
+def columns(cols: tuple[str, ...], found: list[tuple[str, ...]]) -> list[Column]:
+    """Names as wide as the widest shown (an IPv6 endpoint takes up to 47), numbers 8."""
+    out = []
+    for i, name in enumerate(cols):
+        if i >= len(cols) - 3:
+            out.append(Column(name, 8))
+        else:
+            wide = max((len(r[i]) for r in found), default=0)
+            out.append(Column(name, min(max(wide, len(name)), 47), right=False))
+    return out
+
+
 class Flows(Vertical):
-    """Title plus table; `show()` updates only the cells that changed, so the cursor and scroll stay."""
+    """Title plus table; the cursor stays on its row (by position) as the flows change."""
 
     def compose(self) -> ComposeResult:
         yield FlowsTitle()
-        yield KeyTable(cursor_type="row", zebra_stripes=True)
+        yield RowTable()
 
     def show(self, flows: Sequence[FlowRate] | None, view: FlowsView, name: Callable[[str], str] = str) -> None:
         title = self.query_one(FlowsTitle)
-        table = self.query_one(DataTable)
+        table = self.query_one(RowTable)
         if flows is None:
             title.text = Text.assemble(("flows ", "bold"), view.note)
-            table.display = False
+            if table.display:
+                table.display = False
             return
-        table.display = True
+        if not table.display:
+            table.display = True
         title.text = Text.assemble(
             ("flows ", "bold"), f"{len(flows)} active · by {view.grouping}, sorted by {view.sort} (s sort, g group)"
         )
         cols, found = rows(flows, view, name)
-        if tuple(str(c.label) for c in table.columns.values()) != cols:
-            table.clear(columns=True)
-            for i, col in enumerate(cols):
-                table.add_column(Text(col) if i < len(cols) - 3 else right(col), key=col)
-        for i, row in enumerate(found):
-            cells = [Text(v) for v in row[:-3]] + [right(v) for v in row[-3:]]
-            key = str(i)
-            if i < table.row_count:
-                old = table.get_row(key)
-                for col, (was, now) in zip(cols, zip(old, cells)):
-                    if str(was) != now.plain:
-                        table.update_cell(key, col, now)
-            else:
-                table.add_row(*cells, key=key)
-        for i in range(table.row_count - 1, len(found) - 1, -1):
-            table.remove_row(str(i))
+        table.set_columns(columns(cols, found))
+        table.set_rows([(str(i), r) for i, r in enumerate(found)])

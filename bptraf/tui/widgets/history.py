@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -50,20 +51,19 @@ def nice_ceiling(value: float) -> float:
 
 
 def columns(series: Series, ncols: int) -> list[float | None]:
-    """Each column's peak over the stretch of the window it covers; None where nothing was measured.
-    An interval fills every column its period overlaps, so a long interval draws as a wide step."""
+    """Each column's peak over the stretch of time it covers; None where nothing was measured.
+    Columns are fixed slots of absolute time (the last one holds `now`), so a new sample changes only
+    the last column until the slots shift: most lines of the plot stay as they were. An interval fills
+    every slot its period overlaps, so a long interval draws as a wide step."""
     out: list[float | None] = [None] * ncols
     if ncols <= 0:
         return out
     per_col = series.window_s / ncols
+    last_slot = math.floor(series.now / per_col)
     for t, period, v in zip(series.times, series.periods, series.values):
-        age_end = series.now - t
-        age_start = age_end + period
-        if age_start <= 0 or age_end >= series.window_s:
-            continue
-        first = max(ncols - 1 - int(min(age_start, series.window_s - 1e-9) / per_col), 0)
-        last = min(ncols - 1 - int(max(age_end, 0.0) / per_col), ncols - 1)
-        for c in range(first, last + 1):
+        first = ncols - 1 - (last_slot - math.floor((t - period) / per_col))
+        last = ncols - 1 - (last_slot - math.floor(max(t - period, t - 1e-9) / per_col))
+        for c in range(max(first, 0), min(last, ncols - 1) + 1):
             cur = out[c]
             out[c] = v if cur is None or v > cur else cur
     return out
@@ -86,18 +86,20 @@ def axis_line(ncols: int, window_s: float) -> str:
     return "└" + "".join(line)
 
 
-def render_lines(series: Series | None, width: int, height: int, live: bool = True) -> list[Strip]:
-    """The plot as strips: a title line, the graph with its y labels, the time axis."""
+Line = tuple[tuple[str, Style], ...]  # a line as (text, style) pieces: cheap to build and compare
+
+
+def plot_lines(series: Series | None, width: int, height: int) -> list[Line]:
+    """The plot as lines: a title, the graph with its y labels, the time axis."""
     if height <= 0 or width <= 0:
         return []
     style = STYLES.get(series.unit if series else "pps", STYLES["pps"])
     if series is None or not series.times:
-        title = Strip([Segment(f"{series.name if series else ''} {series.unit if series else ''}".strip(), style)])
-        note = Strip([Segment("no data yet", AXIS)])
-        return [title.adjust_cell_length(width), *(note.adjust_cell_length(width) for _ in range(height - 1))][:height]
+        title = f"{series.name if series else ''} {series.unit if series else ''}".strip()
+        return [((title, style),), *((("no data yet", AXIS),) for _ in range(height - 1))][:height]
     last = series.values[-1] if series.values else 0.0
     title = f"{series.name} {series.unit}  {rate(last, series.unit)}  · last {span_text(series.window_s)}"
-    strips = [Strip([Segment(title, style)]).adjust_cell_length(width)]
+    out: list[Line] = [((title, style),)]
     rows = max(height - 2, 1)
     ncols = max(width - LABEL_W - 1, 1)
     cols = columns(series, ncols)
@@ -105,49 +107,61 @@ def render_lines(series: Series | None, width: int, height: int, live: bool = Tr
     labels = {rows - 1: "0", 0: rate(top, series.unit)}  # one row: its label is the scale
     if rows >= 4 and rows % 2 == 0:
         labels[rows // 2 - 1] = rate(top / 2, series.unit)  # that row's bottom edge is half the scale
+    scale = rows * 8 / top
     for r in range(rows):
         floor = (rows - 1 - r) / rows * top  # the value at this row's bottom edge
-        cells = []
-        for c in cols:
-            if c is None:
-                cells.append(" ")
-                continue
-            eighths = int(round((c - floor) / top * rows * 8))
-            cells.append(BLOCKS[max(0, min(eighths, 8))])
+        cells = "".join(" " if c is None else BLOCKS[max(0, min(int(round((c - floor) * scale)), 8))] for c in cols)
         label = labels.get(r, "")
-        segs = [Segment(f"{label:>{LABEL_W}}┤" if label else " " * LABEL_W + "│", AXIS), Segment("".join(cells), style)]
-        strips.append(Strip(segs).adjust_cell_length(width))
+        out.append(((f"{label:>{LABEL_W}}┤" if label else " " * LABEL_W + "│", AXIS), (cells, style)))
     if height >= 3:
-        strips.append(
-            Strip([Segment(" " * (LABEL_W - 1) + axis_line(ncols + 1, series.window_s), AXIS)]).adjust_cell_length(
-                width
-            )
-        )
-    return strips[:height]
+        out.append(((" " * (LABEL_W - 1) + axis_line(ncols + 1, series.window_s), AXIS),))
+    return out[:height]
+
+
+def strip(line: Line, width: int) -> Strip:
+    return Strip([Segment(text, style) for text, style in line]).adjust_cell_length(width)
+
+
+def render_lines(series: Series | None, width: int, height: int) -> list[Strip]:
+    return [strip(line, width) for line in plot_lines(series, width, height)]
 
 
 class Plot(Widget):
-    """One series; show() hands it a new Series, and the strips are rebuilt only then or on resize."""
+    """One series; show() rebuilds its lines and repaints only those that changed."""
 
     DEFAULT_CSS = "Plot { height: 1fr; min-height: 3; }"
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.series: Series | None = None
-        self._strips: list[Strip] = []
-        self._built_for: tuple = ()
+        self._lines: list[Line] = []
+        self._strips: dict[int, Strip] = {}
 
     def show(self, series: Series) -> None:
-        if series != self.series:
-            self.series = series
+        if series == self.series:
+            return
+        self.series = series
+        new = plot_lines(series, self.size.width, self.size.height)
+        if len(new) != len(self._lines):
+            self._lines, self._strips = new, {}
             self.refresh()
+            return
+        for y, (old, line) in enumerate(zip(self._lines, new)):
+            if old != line:
+                self._strips.pop(y, None)
+                self.refresh(Region(0, y, self.size.width, 1))
+        self._lines = new
+
+    def on_resize(self) -> None:
+        self._lines, self._strips = plot_lines(self.series, self.size.width, self.size.height), {}
+        self.refresh()
 
     def render_line(self, y: int) -> Strip:
-        key = (self.series, self.size.width, self.size.height)
-        if key != self._built_for:
-            self._strips = render_lines(self.series, self.size.width, self.size.height)
-            self._built_for = key
-        return self._strips[y] if y < len(self._strips) else Strip.blank(self.size.width)
+        if y >= len(self._lines):
+            return Strip.blank(self.size.width)
+        if y not in self._strips:
+            self._strips[y] = strip(self._lines[y], self.size.width)
+        return self._strips[y]
 
     def text(self) -> str:
         """What the plot shows, as plain lines (tests, screenshots)."""
