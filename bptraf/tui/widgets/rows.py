@@ -74,6 +74,15 @@ class RowTable(Widget, can_focus=True):
         self.cursor = 0
         self.top = 0  # the first row shown
         self._cache: dict[int, tuple[tuple, Strip]] = {}
+        self._painted: tuple = ()  # what the last full paint showed: a change repaints every line
+
+    def _view(self) -> tuple:
+        return (self.top, self.cursor, len(self.rows), self.size, self.columns, self.has_focus)
+
+    def refresh(self, *regions, **kw):
+        if not regions:
+            self._painted = self._view()
+        return super().refresh(*regions, **kw)
 
     # -- data -----------------------------------------------------------------------------------
     def set_columns(self, columns: Sequence[Column]) -> None:
@@ -89,15 +98,15 @@ class RowTable(Widget, can_focus=True):
         if keys == self.keys and texts == self.rows:
             return
         was = keep if keep is not None else self.selected()
-        before = (len(self.keys), self.cursor, self.top)
+        grew = len(keys) != len(self.keys)
         old = self.rows
         self.keys, self.rows = keys, texts
         if was in keys:
             self.cursor = keys.index(was)
         self._clamp()
-        if before[0] != len(keys):
+        if grew:
             self.refresh(layout=True)
-        elif before[1:] != (self.cursor, self.top):
+        elif self._painted != self._view():
             self.refresh()
         else:  # the same rows in place: repaint only those whose text changed
             for y in range(1, self.size.height):
@@ -146,7 +155,11 @@ class RowTable(Widget, can_focus=True):
         self.move_to(self.cursor + step * self._shown())
 
     def on_resize(self) -> None:
+        # The view changed size: show from the first row if the cursor can still be seen from there.
+        if self.cursor < self._shown():
+            self.top = 0
         self._clamp()
+        self.refresh()
 
     def on_focus(self) -> None:
         self.refresh()
