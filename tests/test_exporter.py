@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 from fakes import FakeSource, attachment
@@ -17,6 +18,8 @@ from bptraf.exporter.metrics import SizeSum, advance, protocol
 from bptraf.exporter.shared import Shared, SourceClosed
 from bptraf.flows import Flow
 from bptraf.source import Feature
+
+CONTRIB = Path(__file__).resolve().parent.parent / "contrib"
 
 L3 = ("ipv4", "ipv6", "arp", "pppoe", "other")
 L4 = ("tcp", "udp", "icmp", "icmpv6", "sctp", "other")
@@ -293,3 +296,18 @@ def test_shared_source_refuses_reads_after_close():
     assert src.closed
     with pytest.raises(SourceClosed):
         shared.read()
+
+
+def test_contrib_unit_runs_a_valid_command_line():
+    from bptraf.cli import parser
+
+    unit = (CONTRIB / "bptraf.service").read_text()
+    exec_start = next(line.split("=", 1)[1] for line in unit.splitlines() if line.startswith("ExecStart="))
+    args = parser().parse_args(exec_start.split()[1:])
+    assert args.quiet and args.listen
+    caps = next(line.split("=", 1)[1].split() for line in unit.splitlines() if line.startswith("AmbientCapabilities="))
+    assert set(caps) == {"CAP_BPF", "CAP_NET_ADMIN", "CAP_PERFMON"}
+    assert "Restart=on-failure" in unit.splitlines()
+    scrape_config = (CONTRIB / "prometheus.yml").read_text()
+    assert f":{args.listen.rsplit(':', 1)[-1]}" in scrape_config
+    assert (CONTRIB / "grafana-dashboard.json").exists()
