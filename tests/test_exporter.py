@@ -311,3 +311,63 @@ def test_contrib_unit_runs_a_valid_command_line():
     scrape_config = (CONTRIB / "prometheus.yml").read_text()
     assert f":{args.listen.rsplit(':', 1)[-1]}" in scrape_config
     assert (CONTRIB / "grafana-dashboard.json").exists()
+
+
+class _Fixed:
+    def __init__(self, families):
+        self.families = families
+
+    def collect(self):
+        return self.families
+
+
+@pytest.mark.parametrize("openmetrics", [False, True])
+def test_bptraf_writes_what_the_client_would(openmetrics):
+    """bptraf's own writers (the client's are too slow) give the same families, types and samples."""
+    from prometheus_client import generate_latest
+    from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_om
+    from prometheus_client.parser import text_string_to_metric_families as parse_text
+
+    from bptraf.exporter import encode
+    from bptraf.exporter.metrics import Collector
+
+    ifaces = (attachment('we"ird\\name'), attachment("eth1"))
+    src = FakeSource(ifaces, [(1, [{**TOTALS, "tx": {"all": (1, 60)}}, TOTALS])])
+    src.features = Feature.SIZES | Feature.FLOWS
+    src.flow_script = [[flow(0, 1, 10, 900)]]
+    families = Collector(src, flows_top=2).collect()
+    ours, theirs = (
+        (encode.openmetrics(families), generate_openmetrics(_Fixed(families)))
+        if openmetrics
+        else (encode.text(families), generate_latest(_Fixed(families)))
+    )
+    parse = parse_om if openmetrics else parse_text
+
+    def digest(text: bytes):
+        return sorted(
+            (f.name, f.type, f.documentation, sorted((s.name, sorted(s.labels.items()), s.value) for s in f.samples))
+            for f in parse(text.decode())
+        )
+
+    assert digest(ours) == digest(theirs)
+    assert ours.endswith(b"# EOF\n") == openmetrics
+    assert b'interface="we\\"ird\\\\name"' in ours
+
+
+@pytest.mark.parametrize(
+    "accept, openmetrics",
+    [
+        ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+         "text/plain;version=0.0.4;q=0.5,*/*;q=0.1", True),  # what Prometheus 2.42 sends
+        ("application/openmetrics-text", True),
+        ("application/openmetrics-text; version=0.0.1", False),
+        ("text/plain", False),
+        ("", False),
+        ("*/*", False),
+    ],
+)  # fmt: skip
+def test_format_negotiation(accept, openmetrics):
+    from bptraf.exporter.encode import wants_openmetrics
+
+    assert wants_openmetrics(accept) == openmetrics

@@ -124,8 +124,8 @@ class Exporter:
         self, source: Source, program_id: Callable[[Attachment], int | None] = lambda _a: None, flows_top: int = 0
     ) -> None:
         from prometheus_client import CollectorRegistry, ProcessCollector
-        from prometheus_client.exposition import choose_encoder
 
+        from bptraf.exporter import encode
         from bptraf.exporter.http import Server
         from bptraf.exporter.metrics import Collector
 
@@ -135,8 +135,10 @@ class Exporter:
         ProcessCollector(registry=registry)
 
         def metrics(accept: str) -> tuple[bytes, str]:
-            encoder, content_type = choose_encoder(accept)
-            return encoder(registry), content_type
+            families = list(registry.collect())
+            if encode.wants_openmetrics(accept):
+                return encode.openmetrics(families), encode.OPENMETRICS
+            return encode.text(families), encode.TEXT
 
         self._server = Server([self.socket], metrics)
         self._server.start()

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from prometheus_client.metrics_core import (
     CounterMetricFamily,
@@ -18,10 +19,11 @@ from prometheus_client.metrics_core import (
     InfoMetricFamily,
     Metric,
 )
+from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 from bptraf import __version__, flows
-from bptraf.counters import size_bounds
+from bptraf.counters import Counter, size_bounds
 from bptraf.model import Attachment, Snapshot
 from bptraf.source import Feature, Source
 
@@ -95,30 +97,56 @@ class Families:
         return list(self._by_name.values())
 
 
-def counter_families(out: Families, a: Attachment, snap: Snapshot) -> None:
+@dataclass(frozen=True)
+class Series:
+    """One class counter in one unit and direction: where it goes, worked out once per counter list."""
+
+    index: int  # in the Snapshot's tuples
+    unit: str  # packets | bytes
+    family: str
+    doc: str
+    labels: tuple[str, ...]
+    protocol: str | None  # the `protocol` label's value, for L3 and L4
+
+
+@cache
+def plan(counters: tuple[Counter, ...], d: str) -> tuple[Series, ...]:
+    """The series of every class counter in direction `d`: totals, L3, L4, then flags such as vlan."""
+    out = []
+    for c in counters:
+        for unit in ("packets", "bytes"):
+            if c.group == "TOTAL":
+                doc = f"Frames {PAST[d]} ({unit}), every one."
+                out.append(Series(c.index, unit, f"bptraf_{d}_{unit}_total", doc, ("interface",), None))
+            elif c.group in ("L3", "L4"):
+                name = f"bptraf_{d}_{c.group.lower()}_{unit}_total"
+                doc = f"Frames {PAST[d]} ({unit}) by {c.group} protocol."
+                out.append(Series(c.index, unit, name, doc, ("interface", "protocol"), protocol(c.name)))
+            else:
+                doc = f"Frames {PAST[d]} ({unit}) that carried {c.label}, counted besides their class."
+                out.append(Series(c.index, unit, f"bptraf_{d}_{c.name}_{unit}_total", doc, ("interface",), None))
+    return tuple(out)
+
+
+def counter_families(out: Families, a: Attachment, snap: Snapshot, plans: dict[str, tuple[Series, ...]]) -> None:
     """Every class counter of one interface, in both directions where the snapshot has them."""
     for d, packets, nbytes, _sizes in _sides(snap):
-        for c in a.counters:
-            values = (packets[c.index], nbytes[c.index])
-            for unit, value in zip(("packets", "bytes"), values):
-                if c.group == "TOTAL":
-                    doc = f"Frames {PAST[d]} ({unit}), every one."
-                    out.counter(f"bptraf_{d}_{unit}_total", doc, ["interface"]).add_metric([a.iface], value)
-                elif c.group in ("L3", "L4"):
-                    level = c.group.lower()
-                    doc = f"Frames {PAST[d]} ({unit}) by {c.group} protocol."
-                    family = out.counter(f"bptraf_{d}_{level}_{unit}_total", doc, ["interface", "protocol"])
-                    family.add_metric([a.iface, protocol(c.name)], value)
-                else:
-                    doc = f"Frames {PAST[d]} ({unit}) that carried {c.label}, counted besides their class."
-                    out.counter(f"bptraf_{d}_{c.name}_{unit}_total", doc, ["interface"]).add_metric([a.iface], value)
+        for s in plans[d]:
+            value = (packets if s.unit == "packets" else nbytes)[s.index]
+            labels = {"interface": a.iface} if s.protocol is None else {"interface": a.iface, "protocol": s.protocol}
+            out.counter(s.family, s.doc, s.labels).samples.append(Sample(s.family, labels, value))
+
+
+@cache
+def les() -> tuple[str, ...]:
+    """The histogram's `le` values: kernel/counters.h's bounds, then +Inf."""
+    return (*(floatToGoString(b) for b in size_bounds()), "+Inf")
 
 
 def size_histogram(out: Families, a: Attachment, d: str, sizes: Sequence[int], total: int) -> None:
     """Frame sizes as a histogram: `le` from kernel/counters.h, `_count` packets, `_sum` bytes."""
-    bounds = (*(floatToGoString(b) for b in size_bounds()), "+Inf")
     cumulative, running = [], 0
-    for le, n in zip(bounds, sizes):
+    for le, n in zip(les(), sizes):
         running += n
         cumulative.append((le, running))
     doc = f"Sizes of the frames {PAST[d]} while sizes were counted (bytes; _count is packets, _sum bytes)."
@@ -162,6 +190,7 @@ class Collector:
         self._lock = threading.Lock()
         on = Feature.SIZES in source.features
         self._sums = [{d: SizeSum(on=on) for d in DIRECTIONS} for _ in source.attachments]
+        self._plans = [{d: plan(a.counters, d) for d in DIRECTIONS} for a in source.attachments]
         self._prog_ids: dict[tuple[int, Feature], int | None] = {}
         self._prev_flows: dict[tuple, flows.Flow] = {}
         self._prev_flows_ns = mono()
@@ -180,7 +209,7 @@ class Collector:
         out = Families()
         sizes_on = Feature.SIZES in features
         for slot, (a, snap) in enumerate(zip(self.source.attachments, snaps)):
-            counter_families(out, a, snap)
+            counter_families(out, a, snap, self._plans[slot])
             for d, packets, nbytes, sizes in _sides(snap):
                 if not sizes:
                     continue
