@@ -105,32 +105,32 @@ def _spread(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
-def scrape_latency(port: int, rounds: int, per_round: int = 40) -> dict:
-    """Per round, the median ms of /metrics (OpenMetrics, as Prometheus asks; and text) and of /."""
+def scrape_cost(pid: int, port: int, rounds: int, per_block: int = 40) -> dict:
+    """Per round, one block each of /metrics (OpenMetrics, as Prometheus asks), /metrics (text) and /
+    (the HTTP round trip alone), interleaved: each block's median wall time per request, and the
+    server's CPU time per request over the block (schedstat; the client's time is not in it)."""
     c = Client(port)
+    blocks = {"openmetrics": ("/metrics", OPENMETRICS), "text": ("/metrics", ""), "index": ("/", "")}
+    wall: dict[str, list[float]] = {k: [] for k in blocks}
+    cpu: dict[str, list[float]] = {k: [] for k in blocks}
     try:
-        for _ in range(5):  # warm up: first scrapes look program ids up
+        for _ in range(5):  # warm up: the first scrapes look program ids up
             c.get("/metrics")
-        om, text, index = [], [], []
         for _ in range(rounds):
-            a, b, z = [], [], []
-            for _ in range(per_round):
-                a.append(c.timed("/metrics", OPENMETRICS))
-                z.append(c.timed("/"))
-                b.append(c.timed("/metrics"))
-            om.append(statistics.median(a) * 1e3)
-            text.append(statistics.median(b) * 1e3)
-            index.append(statistics.median(z) * 1e3)
+            for kind, (path, accept) in blocks.items():
+                c0 = cpu_seconds(pid)
+                times = [c.timed(path, accept) for _ in range(per_block)]
+                cpu[kind].append((cpu_seconds(pid) - c0) / per_block * 1e3)
+                wall[kind].append(statistics.median(times) * 1e3)
         size = len(c.get("/metrics", OPENMETRICS))
     finally:
         c.close()
-    return {
-        "openmetrics_ms": _spread(om),
-        "text_ms": _spread(text),
-        "index_ms": _spread(index),
-        "ratio_openmetrics_to_index": _spread([a / z for a, z in zip(om, index)]),
-        "body_bytes": size,
-    }
+    out: dict = {"body_bytes": size, "per_block": per_block}
+    for kind in blocks:
+        out[f"{kind}_ms"] = _spread(wall[kind])
+        out[f"{kind}_cpu_ms"] = _spread(cpu[kind])
+    out["ratio_openmetrics_to_index"] = _spread([a / z for a, z in zip(wall["openmetrics"], wall["index"])])
+    return out
 
 
 def cpu_windows(pid: int, port: int, rounds: int, window_s: float) -> dict:
@@ -160,7 +160,7 @@ def cpu_windows(pid: int, port: int, rounds: int, window_s: float) -> dict:
 def measure(rounds: int = 5, window_s: float = 10.0) -> dict:
     with interfaces() as names:
         with bptraf(*names, "-q", "--sizes", "--listen", "127.0.0.1:0") as (proc, port):
-            latency = scrape_latency(port, rounds)
+            latency = scrape_cost(proc.pid, port, rounds)
             cpu = cpu_windows(proc.pid, port, rounds, window_s)
             rss = {"rss_kb": status_kb(proc.pid, "VmRSS"), "peak_rss_kb": status_kb(proc.pid, "VmHWM")}
         with bptraf(*names, "--sizes", "--plain") as (proc, _port):
@@ -177,19 +177,24 @@ def _fmt(s: dict, digits: int = 2) -> str:
 def render(r: dict) -> str:
     lat, cpu, rss = r["latency"], r["cpu"], r["rss"]
     ok = lambda good: "met" if good else "**missed**"  # noqa: E731
-    scrape_ms = lat["openmetrics_ms"]["median"]
     return "\n".join([
         "## Prometheus exporter",
         "",
         f"`bptraf -q --sizes --listen 127.0.0.1:0` on {r['interfaces']} idle veth interfaces; {r['rounds']} "
-        f"interleaved rounds; median (min–max) of the rounds' medians. A scrape answer is {lat['body_bytes']} bytes.",
+        f"interleaved rounds of {lat['per_block']} requests per kind on one kept-alive connection; median "
+        f"(min–max) of the rounds. Wall time is the client's, request sent to answer read; CPU is bptraf's "
+        f"own (every thread's schedstat). A scrape answer is {lat['body_bytes']} bytes.",
         "",
         "| measure | value | target | |",
         "|---|---|---|---|",
-        f"| one scrape, OpenMetrics (as Prometheus asks), ms | {_fmt(lat['openmetrics_ms'])} | ≤ 5 | {ok(scrape_ms <= 5)} |",
-        f"| one scrape, text format, ms | {_fmt(lat['text_ms'])} | | |",
-        f"| GET / on the same connection (the HTTP round trip alone), ms | {_fmt(lat['index_ms'])} | | |",
-        f"| scrape / index | {_fmt(lat['ratio_openmetrics_to_index'], 1)} | | |",
+        f"| one scrape, OpenMetrics (as Prometheus asks): wall ms | {_fmt(lat['openmetrics_ms'])} | ≤ 5 | "
+        f"{ok(lat['openmetrics_ms']['median'] <= 5)} |",
+        f"| the same: bptraf's CPU ms (the scrape's own work, whatever the VM's load) | "
+        f"{_fmt(lat['openmetrics_cpu_ms'])} | ≤ 5 | {ok(lat['openmetrics_cpu_ms']['median'] <= 5)} |",
+        f"| one scrape, text format: wall ms (CPU ms) | {_fmt(lat['text_ms'])} ({_fmt(lat['text_cpu_ms'])}) | | |",
+        f"| GET / (the HTTP round trip alone): wall ms (CPU ms) | {_fmt(lat['index_ms'])} "
+        f"({_fmt(lat['index_cpu_ms'])}) | | |",
+        f"| scrape / index, wall | {_fmt(lat['ratio_openmetrics_to_index'], 1)} | | |",
         f"| CPU scraped once a second, % of a core | {_fmt(cpu['scraped_percent'])} | | |",
         f"| CPU not scraped, % of a core | {_fmt(cpu['idle_percent'])} | | |",
         f"| scraping once a second costs, % of a core (difference per pair of {r['window_s']:g} s windows) | "

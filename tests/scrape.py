@@ -82,3 +82,15 @@ def api(port: int, path: str, **params) -> dict:
         answer = json.load(resp)
     assert answer["status"] == "success", answer
     return answer["data"]
+
+
+def scrape_until(port: int, predicate, timeout: float = 10.0) -> Samples:
+    """Scrape until `predicate(samples)` holds (bounded); the scrape it held for."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = scrape(port)
+        if predicate(found):
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no scrape satisfied the test within {timeout}s")
+        time.sleep(0.1)

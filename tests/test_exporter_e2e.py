@@ -14,7 +14,7 @@ import pytest
 from frames import KINDS, eth, ipv4, mix, padded, udp
 from promserver import Prometheus, free_port
 from runner import ROOT, Bptraf, totals, wait_for
-from scrape import get, names, read_announced_port, scrape, value
+from scrape import get, names, read_announced_port, scrape, scrape_until, value
 
 from bptraf.counters import size_bounds
 from bptraf.exporter import Exporter, parse_listen, xdp_program_id
@@ -182,8 +182,7 @@ def test_a_real_scrape_beside_json_output_passes_promtool_and_has_every_dashboar
     assert first["interface"] == lab.host
     frames = [eth(0x0800, ipv4(17, udp(4000 + i % 5, 53))) for i in range(20)]
     lab.send(frames)
-    found = {}
-    assert wait_for(lambda: found.update(scrape(bp.port)) or _flows(found) == 3, timeout=10)
+    found = scrape_until(bp.port, lambda f: _flows(f) == 3)
     _status, _headers, body = get(bp.port)
     done = subprocess.run(["promtool", "check", "metrics"], input=body, capture_output=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -346,3 +345,45 @@ def test_counters_never_go_backwards_across_feature_switches(lab):
         finally:
             ex.stop()
     assert not lab.xdp_attached()
+
+
+def test_beside_the_tui_f_and_z_switch_programs_and_never_move_a_counter_back(lab, tmp_path):
+    import secrets
+
+    port = free_port()
+    sock = f"bptraf-exp-{secrets.token_hex(3)}"
+    status = tmp_path / "status"
+    cmd = f"cd {ROOT} && {sys.executable} -m bptraf {lab.host} --listen 127.0.0.1:{port}; echo $? > {status}; sleep 60"
+
+    def tmux(*args: str) -> None:
+        subprocess.run(["tmux", "-L", sock, *args], check=True, capture_output=True)
+
+    tmux("-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "120", "-y", "40", cmd)
+    try:
+        assert wait_for(lambda: _answers(port), timeout=30)
+        frame = KINDS[1].frame  # IPv4/UDP
+        seen: dict = {}
+        ids = set()
+        sent = 0
+        for key, sizes_on in (("z", True), ("f", True), ("z", False), ("f", False)):
+            tmux("send-keys", "-t", "t", key)
+            scrape_until(port, lambda f, on=sizes_on: ("bptraf_receive_frame_size_bytes_count" in names(f)) == on)
+            lab.send([frame] * 3)
+            sent += 3
+            found = scrape_until(
+                port, lambda f, n=sent: value(f, "bptraf_receive_packets_total", interface=lab.host) == n
+            )
+            assert value(found, "bptraf_receive_l4_packets_total", interface=lab.host, protocol="udp") == sent
+            for k, v in found.items():
+                if k[0].startswith("bptraf_") and k[0].endswith(("_total", "_sum", "_count", "_bucket")):
+                    assert v >= seen.get(k, 0), k
+                    seen[k] = v
+            ids |= {dict(k[1])["program_id"] for k in found if k[0] == "bptraf_xdp_info"}
+        assert len(ids) == 4  # sizes, sizes+flows, flows, none: each its own program behind the link
+        tmux("send-keys", "-t", "t", "q")
+        assert wait_for(lambda: status.exists() and status.read_text().strip() != "", timeout=15)
+        assert status.read_text().strip() == "0"
+    finally:
+        subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
+    assert wait_for(lambda: not lab.xdp_attached(), timeout=15)
+    assert wait_for(lambda: not _answers(port), timeout=15)

@@ -221,3 +221,18 @@ def test_stop_ends_the_thread_and_frees_the_port():
         again.stop()
     finally:
         held.close()
+
+
+def test_a_failed_read_is_a_500_and_the_server_serves_on():
+    src = FakeSource((attachment("eth0"),), [(1, [TOTALS])])
+    ex = Exporter(parse_listen("127.0.0.1:0"))
+    ex.start(src)
+    try:
+        port = ex.socket.getsockname()[1]
+        src.script = []  # the next read fails (IndexError), as a vanished map would
+        assert get(port)[0] == 500
+        assert get(port, "/")[0] == 200
+        src.script = [(2, [TOTALS])]
+        assert value(scrape(port), "bptraf_receive_packets_total", interface="eth0") == 100
+    finally:
+        ex.stop()

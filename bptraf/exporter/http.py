@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bptraf.errors import BptrafError
+
 HEAD_LIMIT = 8192  # bytes of request line and headers
 HEAD_TIMEOUT_S = 10.0  # from a request's first byte to its blank line
 IDLE_TIMEOUT_S = 60.0  # a keep-alive connection between requests
@@ -133,7 +135,8 @@ class Server:
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="bptraf-exporter", daemon=True)
         self._thread.start()
-        self._ready.wait(10)
+        if not self._ready.wait(10) or self.failure is not None:
+            raise BptrafError(f"the exporter could not start serving: {self.failure or 'timed out'}")
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving and wait for the thread; no scrape runs after this returns (unless it timed out)."""
