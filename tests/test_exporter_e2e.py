@@ -291,11 +291,11 @@ def test_listen_errors_are_one_line_and_leave_nothing_attached(lab, listen, code
 
 def test_quiet_serves_alone_and_ends_by_itself_with_c(lab):
     port = free_port()
-    with Bptraf(lab.host, "-q", "--listen", f"127.0.0.1:{port}", "-i", "0.1", "-c", "50") as bp:
+    with Bptraf(lab.host, "-q", "--listen", f"127.0.0.1:{port}", "-i", "0.1", "-c", "100") as bp:
         assert wait_for(lambda: _answers(port), timeout=30)
         lab.send([KINDS[0].frame] * 7)
         assert value(scrape(port), "bptraf_receive_l4_packets_total", interface=lab.host, protocol="tcp") == 7
-        bp.proc.wait(timeout=60)  # -c 50 at -i 0.1 ends it five seconds after attaching, with no signal
+        bp.proc.wait(timeout=60)  # -c 100 at -i 0.1 ends it ten seconds after attaching, with no signal
         code, out, err = bp.stop()
     assert (code, out) == (0, ""), err
     assert "serving Prometheus metrics at http://127.0.0.1:" in err
@@ -363,11 +363,17 @@ def test_beside_the_tui_f_and_z_switch_programs_and_never_move_a_counter_back(la
         assert wait_for(lambda: _answers(port), timeout=30)
         frame = KINDS[1].frame  # IPv4/UDP
         seen: dict = {}
-        ids = set()
+        ids = last = _program_ids(scrape(port))
         sent = 0
         for key, sizes_on in (("z", True), ("f", True), ("z", False), ("f", False)):
             tmux("send-keys", "-t", "t", key)
-            scrape_until(port, lambda f, on=sizes_on: ("bptraf_receive_frame_size_bytes_count" in names(f)) == on)
+            # the switch has happened once another program is attached, and sizes show or not
+            scrape_until(
+                port,
+                lambda f, on=sizes_on, last=frozenset(last): (
+                    _program_ids(f) != last and ("bptraf_receive_frame_size_bytes_count" in names(f)) == on
+                ),
+            )
             lab.send([frame] * 3)
             sent += 3
             found = scrape_until(
@@ -378,8 +384,9 @@ def test_beside_the_tui_f_and_z_switch_programs_and_never_move_a_counter_back(la
                 if k[0].startswith("bptraf_") and k[0].endswith(("_total", "_sum", "_count", "_bucket")):
                     assert v >= seen.get(k, 0), k
                     seen[k] = v
-            ids |= {dict(k[1])["program_id"] for k in found if k[0] == "bptraf_xdp_info"}
-        assert len(ids) == 4  # sizes, sizes+flows, flows, none: each its own program behind the link
+            last = _program_ids(found)
+            ids |= last
+        assert len(ids) == 4  # none, sizes, sizes+flows, flows: each its own program behind the link
         tmux("send-keys", "-t", "t", "q")
         assert wait_for(lambda: status.exists() and status.read_text().strip() != "", timeout=15)
         assert status.read_text().strip() == "0"
@@ -387,3 +394,7 @@ def test_beside_the_tui_f_and_z_switch_programs_and_never_move_a_counter_back(la
         subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)
     assert wait_for(lambda: not lab.xdp_attached(), timeout=15)
     assert wait_for(lambda: not _answers(port), timeout=15)
+
+
+def _program_ids(found) -> set[str]:
+    return {dict(k[1])["program_id"] for k in found if k[0] == "bptraf_xdp_info"}
