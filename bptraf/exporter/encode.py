@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from prometheus_client.metrics_core import Metric
 from prometheus_client.utils import floatToGoString
 
+from bptraf.exporter.families import labels_text
+
 TEXT = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 # How each type is declared in the text format, and the suffix its family name takes there.
@@ -32,30 +34,16 @@ def wants_openmetrics(accept: str) -> bool:
     return False
 
 
-def _label_value(v: str) -> str:
-    return v.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-
-
-_LABELS: dict[tuple, str] = {}
-
-
-def _labels(labels: dict[str, str]) -> str:
-    """`{k="v",...}`, remembered: the same label sets come back at every scrape."""
-    key = tuple(labels.items())
-    found = _LABELS.get(key)
-    if found is None:
-        if len(_LABELS) > 65536:  # flows come and go: start afresh rather than grow
-            _LABELS.clear()
-        found = _LABELS[key] = "{" + ",".join(f'{k}="{_label_value(v)}"' for k, v in key) + "}"
-    return found
-
-
 def _samples(metric: Metric, out: list[str], openmetrics: bool) -> None:
+    rows = getattr(metric, "rows", None)
+    if rows is not None:  # bptraf's own families: the line is made but for the value
+        out.extend([f"{t.prefix}{v}\n" if type(v) is int else f"{t.prefix}{floatToGoString(v)}\n" for t, v in rows])
+        return
     for s in metric.samples:
         if not openmetrics and s.name.endswith("_created"):
             continue
         value = str(s.value) if type(s.value) is int else floatToGoString(s.value)
-        out.append(f"{s.name}{_labels(s.labels)} {value}\n" if s.labels else f"{s.name} {value}\n")
+        out.append(f"{s.name}{labels_text(tuple(s.labels.items()))} {value}\n")
 
 
 def text(metrics: Iterable[Metric]) -> bytes:

@@ -13,17 +13,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from prometheus_client.metrics_core import (
-    CounterMetricFamily,
-    HistogramMetricFamily,
-    InfoMetricFamily,
-    Metric,
-)
-from prometheus_client.samples import Sample
+from prometheus_client.metrics_core import Metric
 from prometheus_client.utils import floatToGoString
 
 from bptraf import __version__, flows
 from bptraf.counters import Counter, size_bounds
+from bptraf.exporter.families import Families, Labels
 from bptraf.model import Attachment, Snapshot
 from bptraf.source import Feature, Source
 
@@ -69,34 +64,6 @@ def _sides(snap: Snapshot) -> Iterator[tuple[str, tuple[int, ...], tuple[int, ..
         yield DIRECTIONS[1], snap.tx_packets, snap.tx_bytes, snap.tx_sizes
 
 
-class Families:
-    """Builds one scrape's families; one instance per scrape, so nothing is shared across threads."""
-
-    def __init__(self) -> None:
-        self._by_name: dict[str, Metric] = {}
-
-    def counter(self, name: str, doc: str, labels: Sequence[str]) -> CounterMetricFamily:
-        found = self._by_name.get(name)
-        if found is None:
-            found = self._by_name[name] = CounterMetricFamily(name, doc, labels=labels)
-        return found  # type: ignore[return-value]
-
-    def histogram(self, name: str, doc: str, labels: Sequence[str]) -> HistogramMetricFamily:
-        found = self._by_name.get(name)
-        if found is None:
-            found = self._by_name[name] = HistogramMetricFamily(name, doc, labels=labels)
-        return found  # type: ignore[return-value]
-
-    def info(self, name: str, doc: str, labels: Sequence[str]) -> InfoMetricFamily:
-        found = self._by_name.get(name)
-        if found is None:
-            found = self._by_name[name] = InfoMetricFamily(name, doc, labels=labels)
-        return found  # type: ignore[return-value]
-
-    def all(self) -> list[Metric]:
-        return list(self._by_name.values())
-
-
 @dataclass(frozen=True)
 class Series:
     """One class counter in one unit and direction: where it goes, worked out once per counter list."""
@@ -128,13 +95,18 @@ def plan(counters: tuple[Counter, ...], d: str) -> tuple[Series, ...]:
     return tuple(out)
 
 
-def counter_families(out: Families, a: Attachment, snap: Snapshot, plans: dict[str, tuple[Series, ...]]) -> None:
+def series_labels(a: Attachment, s: Series) -> Labels:
+    return (("interface", a.iface),) if s.protocol is None else (("interface", a.iface), ("protocol", s.protocol))
+
+
+Rows = dict[str, tuple[tuple[Series, str, Labels], ...]]  # per direction: series, family, labels
+
+
+def counter_families(out: Families, snap: Snapshot, rows: Rows) -> None:
     """Every class counter of one interface, in both directions where the snapshot has them."""
     for d, packets, nbytes, _sizes in _sides(snap):
-        for s in plans[d]:
-            value = (packets if s.unit == "packets" else nbytes)[s.index]
-            labels = {"interface": a.iface} if s.protocol is None else {"interface": a.iface, "protocol": s.protocol}
-            out.counter(s.family, s.doc, s.labels).samples.append(Sample(s.family, labels, value))
+        for s, family, labels in rows[d]:
+            out.add(family, s.doc, "counter", s.family, labels, (packets if s.unit == "packets" else nbytes)[s.index])
 
 
 @cache
@@ -145,31 +117,33 @@ def les() -> tuple[str, ...]:
 
 def size_histogram(out: Families, a: Attachment, d: str, sizes: Sequence[int], total: int) -> None:
     """Frame sizes as a histogram: `le` from kernel/counters.h, `_count` packets, `_sum` bytes."""
-    cumulative, running = [], 0
+    name = f"bptraf_{d}_frame_size_bytes"
+    doc = f"Sizes of the frames {PAST[d]} while sizes were counted (bytes; _count is packets, _sum bytes)."
+    running = 0
     for le, n in zip(les(), sizes):
         running += n
-        cumulative.append((le, running))
-    doc = f"Sizes of the frames {PAST[d]} while sizes were counted (bytes; _count is packets, _sum bytes)."
-    out.histogram(f"bptraf_{d}_frame_size_bytes", doc, ["interface"]).add_metric([a.iface], cumulative, total)
+        out.add(name, doc, "histogram", f"{name}_bucket", (("interface", a.iface), ("le", le)), running)
+    out.add(name, doc, "histogram", f"{name}_count", (("interface", a.iface),), running)
+    out.add(name, doc, "histogram", f"{name}_sum", (("interface", a.iface),), total)
 
 
 def per_cpu(out: Families, a: Attachment, snap: Snapshot) -> None:
     doc = "Frames received, by the CPU that ran the XDP program."
-    family = out.counter("bptraf_cpu_receive_packets_total", doc, ["interface", "cpu"])
     for cpu, n in enumerate(snap.cpu_packets):
-        family.add_metric([a.iface, str(cpu)], n)
+        labels = (("interface", a.iface), ("cpu", str(cpu)))
+        out.add("bptraf_cpu_receive_packets", doc, "counter", "bptraf_cpu_receive_packets_total", labels, n)
 
 
 def flow_families(out: Families, names: Sequence[str], top: Sequence[flows.FlowRate]) -> None:
-    labels = ["interface", "protocol", "src", "sport", "dst", "dport"]
     for unit in ("packets", "bytes"):
         doc = f"Top flows by rate since the previous scrape ({unit} since the flow was first seen)."
-        family = out.counter(f"bptraf_receive_flow_{unit}_total", doc, labels)
         for r in top:
             f = r.flow
             iface = names[f.slot] if f.slot < len(names) else str(f.slot)
-            values = [iface, f.proto_name, f.src, str(f.sport), f.dst, str(f.dport)]
-            family.add_metric(values, f.packets if unit == "packets" else f.bytes)
+            labels = (("interface", iface), ("protocol", f.proto_name), ("src", f.src), ("sport", str(f.sport)),
+                      ("dst", f.dst), ("dport", str(f.dport)))  # fmt: skip
+            value = f.packets if unit == "packets" else f.bytes
+            out.add(f"bptraf_receive_flow_{unit}", doc, "counter", f"bptraf_receive_flow_{unit}_total", labels, value)
 
 
 class Collector:
@@ -190,7 +164,14 @@ class Collector:
         self._lock = threading.Lock()
         on = Feature.SIZES in source.features
         self._sums = [{d: SizeSum(on=on) for d in DIRECTIONS} for _ in source.attachments]
-        self._plans = [{d: plan(a.counters, d) for d in DIRECTIONS} for a in source.attachments]
+        self._rows: list[Rows] = [
+            {
+                d: tuple((s, s.family[: -len("_total")], series_labels(a, s)) for s in plan(a.counters, d))
+                for d in DIRECTIONS
+            }
+            for a in source.attachments
+        ]
+        self._templates: dict = {}  # sample lines' prefixes, made once per series
         self._prog_ids: dict[tuple[int, Feature], int | None] = {}
         self._prev_flows: dict[tuple, flows.Flow] = {}
         self._prev_flows_ns = mono()
@@ -206,10 +187,10 @@ class Collector:
             return self._families(features, snaps, found)
 
     def _families(self, features: Feature, snaps: Sequence[Snapshot], found: list[flows.Flow] | None) -> list[Metric]:
-        out = Families()
+        out = Families(self._templates)
         sizes_on = Feature.SIZES in features
         for slot, (a, snap) in enumerate(zip(self.source.attachments, snaps)):
-            counter_families(out, a, snap, self._plans[slot])
+            counter_families(out, snap, self._rows[slot])
             for d, packets, nbytes, sizes in _sides(snap):
                 if not sizes:
                     continue
@@ -217,15 +198,12 @@ class Collector:
                 if sizes_on:
                     size_histogram(out, a, d, sizes, s.sum)
             per_cpu(out, a, snap)
+        doc = "The XDP program bptraf runs on each interface."
         for slot, a in enumerate(self.source.attachments):
-            info = {
-                "interface": a.iface,
-                "mode": a.mode,
-                "action": a.action,
-                "program_id": self._prog(slot, a, features),
-            }
-            out.info("bptraf_xdp", "The XDP program bptraf runs on each interface.", []).add_metric([], info)
-        out.info("bptraf_build", "bptraf's version.", []).add_metric([], {"version": __version__})
+            labels = (("interface", a.iface), ("mode", a.mode), ("action", a.action),
+                      ("program_id", self._prog(slot, a, features)))  # fmt: skip
+            out.add("bptraf_xdp", doc, "info", "bptraf_xdp_info", labels, 1)
+        out.add("bptraf_build", "bptraf's version.", "info", "bptraf_build_info", (("version", __version__),), 1)
         if found is not None:
             flow_families(out, [a.iface for a in self.source.attachments], self._top(found))
         return out.all()
