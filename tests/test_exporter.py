@@ -371,3 +371,29 @@ def test_format_negotiation(accept, openmetrics):
     from bptraf.exporter.encode import wants_openmetrics
 
     assert wants_openmetrics(accept) == openmetrics
+
+
+@pytest.mark.parametrize(
+    "argv, says",
+    [
+        (["lo", "-q"], "-q needs --listen [ADDR:]PORT"),
+        (["lo", "--metrics-flows", "5"], "--metrics-flows needs --listen [ADDR:]PORT"),
+        (["lo", "-q", "--json", "--listen", "0"], "-q prints nothing"),
+        (["lo", "-d", "--metrics-flows", "5", "--listen", "0"], "cannot be combined with --metrics-flows"),
+        (["lo", "--listen", "70000"], "out of range"),
+        (["lo", "--listen", "localhost:9747"], "not an IP address"),
+    ],
+)
+def test_exporter_usage_errors_are_one_line(argv, says, capsys):
+    from bptraf.cli import main
+
+    assert main(argv) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("bptraf: ") and says in err
+
+
+def test_listen_alone_means_the_default_port():
+    from bptraf.cli import parser
+
+    assert parser().parse_args(["eth0", "--listen"]).listen == str(DEFAULT_PORT)
+    assert parser().parse_args(["eth0"]).listen is None
