@@ -26,6 +26,7 @@ examples:
   bptraf eth0 | tee log       plain text lines (the TUI is only for terminals)
   bptraf eth0 --flows --top 5 who is sending: the five biggest flows after each interval
   bptraf eth0 --json --sizes  JSON with a frame-size histogram per interval
+  bptraf eth0 -q --listen 127.0.0.1:9747   Prometheus metrics only, on this host only
 """
 
 
@@ -103,7 +104,28 @@ def parser() -> argparse.ArgumentParser:
         help="open the TUI over the JSON lines of an earlier --json run (- for stdin); no root needed",
     )
     p.add_argument("-V", "--version", action="store_true", help="show bptraf, bcc, libbpf and kernel versions")
+    _exporter_options(p)
     return p
+
+
+def _exporter_options(p: argparse.ArgumentParser) -> None:
+    from bptraf.exporter import DEFAULT_PORT
+
+    g = p.add_argument_group("Prometheus exporter")
+    g.add_argument(
+        "--listen",
+        nargs="?",
+        const=str(DEFAULT_PORT),
+        metavar="[ADDR:]PORT",
+        help=f"serve /metrics on PORT, every address unless ADDR is given (default port {DEFAULT_PORT})",
+    )
+    g.add_argument("-q", "--quiet", action="store_true", help="no output: run the exporter alone, as a service")
+    g.add_argument(
+        "--metrics-flows",
+        type=_bounded(int, 1, 1000, "a whole number"),
+        metavar="N",
+        help="also export the top N flows by rate (one series per flow: mind the cardinality)",
+    )
 
 
 def versions() -> str:
@@ -165,7 +187,7 @@ def _run_lines(source, args) -> None:
 def _wants_tui(args) -> bool:
     """The TUI draws on stdout and reads keys from stdin, so both must be a terminal (stderr may go
     anywhere: `2>log` keeps the screen and the log clean)."""
-    if args.plain or args.json or not sys.stdout.isatty():
+    if args.plain or args.json or args.quiet or not sys.stdout.isatty():
         return False
     if not sys.stdin.isatty():
         note("stdin is not a terminal, so the TUI cannot take keys: writing plain lines (--plain)")
@@ -189,9 +211,9 @@ def _replay(args) -> int:
     """`--replay FILE`: the same TUI over a log; no interface, no BPF."""
     from bptraf.replay import open_log
 
-    if args.interfaces or args.drop or args.plain or args.json or args.sizes or args.flows:
+    if args.interfaces or args.drop or args.plain or args.json or args.sizes or args.flows or args.listen or args.quiet:
         raise UsageError(
-            "--replay shows a log in the TUI: it takes no interface, -d, --plain, --json, --sizes or --flows"
+            "--replay shows a log in the TUI: it takes no interface, -d, --plain, --json, --sizes, --flows, --listen or -q"
         )
     source = open_log(args.replay, sys.stdin)
     if args.replay == "-":
@@ -208,6 +230,48 @@ def _replay(args) -> int:
     return EXIT_OK
 
 
+def _bind_exporter(args):
+    """Check the exporter's options and bind its port, before anything is attached; None without --listen."""
+    if args.listen is None:
+        for flag, given in (("-q", args.quiet), ("--metrics-flows", args.metrics_flows)):
+            if given:
+                raise UsageError(f"{flag} needs --listen [ADDR:]PORT")
+        return None
+    if args.quiet and (args.plain or args.json):
+        raise UsageError("-q prints nothing: it cannot be combined with --plain or --json")
+    if args.metrics_flows and args.drop:
+        raise UsageError("-d counts totals only: it cannot be combined with --metrics-flows")
+    from bptraf.exporter import Exporter, parse_listen
+
+    return Exporter(parse_listen(args.listen))
+
+
+def _serve(exporter, source, args):
+    """Start serving; the source is shared with the scrape thread from now on."""
+    if exporter is None:
+        return source
+    from bptraf.exporter import xdp_program_id
+    from bptraf.exporter.shared import Shared
+
+    shared = Shared(source)
+    exporter.start(shared, xdp_program_id, args.metrics_flows or 0)
+    note(f"serving Prometheus metrics at {exporter.url}")
+    return shared
+
+
+def _run_quiet(source, args) -> None:
+    """-q: the exporter alone. Wait for a stop signal (or -c intervals), watching the interfaces."""
+    from bptraf.sampler import Sampler, Wait
+
+    sampler = Sampler(source)
+    done = 0
+    while args.count is None or done < args.count:
+        if _signal_wait(args.interval) is Wait.STOP:
+            return
+        done += 1
+        sampler.check()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.version:
@@ -216,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Stop signals are blocked and taken synchronously by the sampling loop, so cleanup can never be
     # interrupted half-way; the TUI takes them on its event loop once it runs (_run_tui).
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    source = None
+    source = exporter = None
     try:
         if args.replay:
             return _replay(args)
@@ -225,6 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in ("sizes", "flows"):
             if getattr(args, name):
                 features |= Feature[name.upper()]
+        exporter = _bind_exporter(args)
+        if args.metrics_flows:
+            features |= Feature.FLOWS
         action = "drop" if args.drop else "pass"
         check_features(action, features)
         names = choose_interfaces(args.interfaces)
@@ -242,7 +309,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.drop:
             warn_drop(names)
         source.open()
-        if tui:
+        source = _serve(exporter, source, args)
+        if args.quiet:
+            _run_quiet(source, args)
+        elif tui:
             _run_tui(source, args)
         else:
             _run_lines(source, args)
@@ -257,6 +327,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     finally:
+        if exporter is not None:
+            exporter.stop()  # first: no scrape may read the maps once they are closed
         if source is not None:
             source.close()
         if mask is not None:

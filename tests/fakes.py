@@ -16,13 +16,7 @@ def attachment(iface: str = "eth0", action: str = "pass", mode: str = "native") 
 class FakeSource:
     """Replays snapshots built from cumulative {counter: (packets, bytes)} totals, one per read."""
 
-    def __init__(
-        self,
-        attachments: tuple[Attachment, ...],
-        script: list[tuple[int, list[dict]]],
-        ncpus: int = 2,
-        tx: bool = False,
-    ):
+    def __init__(self, attachments: tuple[Attachment, ...], script: list[tuple[int, list[dict]]], ncpus: int = 2):
         self.attachments = attachments
         self.script = list(script)  # [(ts_ns, [totals per attachment])]
         self.ncpus = ncpus
@@ -33,8 +27,6 @@ class FakeSource:
         self.closed = False
         self.flow_script: list[list[Flow]] = []  # one list of cumulative flows per read_flows()
         self.flow_reads = 0
-        # With tx, each step's totals may also hold `tx:<counter>`: (packets, bytes) sent, cumulative.
-        self.tx = tx
 
     def _snap(self, a: Attachment, ts: int, totals: dict) -> Snapshot:
         pk = tuple(totals.get(c.name, (0, 0))[0] for c in a.counters)
@@ -43,14 +35,17 @@ class FakeSource:
         cpu_p = tuple(pk[0] // self.ncpus + (pk[0] % self.ncpus if i == 0 else 0) for i in range(self.ncpus))
         cpu_b = tuple(by[0] // self.ncpus + (by[0] % self.ncpus if i == 0 else 0) for i in range(self.ncpus))
         sizes = tuple(totals.get("sizes", (0,) * len(a.sizes)))
-        if not self.tx:
+        # What the host sent, under "tx" as {counter: (packets, bytes)}, and "tx_sizes"; absent: not counted.
+        tx = totals.get("tx")
+        if tx is None:
             return Snapshot(ts, pk, by, cpu_p, cpu_b, sizes)
-        tx_p = tuple(totals.get(f"tx:{c.name}", (0, 0))[0] for c in a.counters)
-        tx_b = tuple(totals.get(f"tx:{c.name}", (0, 0))[1] for c in a.counters)
-        return Snapshot(ts, pk, by, cpu_p, cpu_b, sizes, tx_p, tx_b, (0,) * len(a.sizes))
+        tx_pk = tuple(tx.get(c.name, (0, 0))[0] for c in a.counters)
+        tx_by = tuple(tx.get(c.name, (0, 0))[1] for c in a.counters)
+        tx_sizes = tuple(totals.get("tx_sizes", (0,) * len(a.sizes)))
+        return Snapshot(ts, pk, by, cpu_p, cpu_b, sizes, tx_pk, tx_by, tx_sizes)
 
     def zero(self) -> tuple[Snapshot, ...]:
-        return tuple(Snapshot.zero(0, len(a.counters), self.ncpus, len(a.sizes), tx=self.tx) for a in self.attachments)
+        return tuple(Snapshot.zero(0, len(a.counters), self.ncpus, len(a.sizes)) for a in self.attachments)
 
     def set_features(self, features: Feature) -> None:
         self.features = features

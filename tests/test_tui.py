@@ -45,18 +45,19 @@ def script(n, ifaces=1, tx=False):
     for i in range(n):
         k = 1000 * (16 + round(8 * math.sin(i / 2)))
         step = {"all": (k + 100, k * 1512 + 12_500), "ipv4": (k, k * 1512), "udp": (k, k * 1512), "arp": (100, 12_500)}
-        if tx:
-            step |= {"tx:all": (300, 30_000), "tx:ipv4": (300, 30_000)}
         for name, (p, b) in step.items():
             a, c = tot.get(name, (0, 0))
             tot[name] = (a + p, c + b)
-        out.append(((i + 1) * 1_000_000_000, [dict(tot)] * ifaces))
+        totals = dict(tot)
+        if tx:  # what the host sent, in the fake's "tx" form
+            totals["tx"] = {"all": (300 * (i + 1), 30_000 * (i + 1)), "ipv4": (300 * (i + 1), 30_000 * (i + 1))}
+        out.append(((i + 1) * 1_000_000_000, [totals] * ifaces))
     return out
 
 
 def make_app(n=10, ifaces=("eth0",), action="pass", count=None, tx=False, info=None):
     atts = tuple(attachment(name, action=action) for name in ifaces)
-    src = FakeSource(atts, script(n, len(ifaces), tx), tx=tx)
+    src = FakeSource(atts, script(n, len(ifaces), tx))
     clock = iter(range(10**6)).__next__
     app = BptrafApp(
         src, 1.0, count=count, info=info or FakeInfo(), mono=lambda: 83.0, wall=lambda: float(clock()),
