@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
 
 from bptraf.tui.board import NicRates
+from bptraf.tui.widgets.text import TextLines
 from bptraf.units import rate
 
 
@@ -36,11 +36,14 @@ def lines(view: KernelView | None, width: int) -> list[Text]:
     return [Text(f"kernel {rx}"), Text(f"       {tx}"), Text(errors), Text(f"XDP / kernel RX: {ratio}")]
 
 
-class Kernel(Widget):
+class Kernel(TextLines):
     """Fed a KernelView per sample; renders as many of its lines as its height holds."""
 
     DEFAULT_CSS = "Kernel { height: 2; }"
-    view: reactive[KernelView | None] = reactive(None, layout=False)
+    view: reactive[KernelView | None] = reactive(None, layout=False, repaint=False)
+
+    def watch_view(self) -> None:
+        self.update_lines()
 
     def render(self) -> Text:
         shown = lines(self.view, self.size.width)[: max(self.size.height, 1)]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
 
-from bptraf.tui.widgets.text import bar
+from bptraf.tui.widgets.text import TextLines, bar
 from bptraf.units import rate
 
 PER_COLUMN = 8  # CPUs a column before the bars wrap into another column
@@ -16,11 +15,11 @@ def lines_needed(ncpus: int) -> int:
     return 1 + min(ncpus, PER_COLUMN)
 
 
-class PerCpu(Widget):
+class PerCpu(TextLines):
     """`cpu0 ████░░ 8050 pps`, one bar per CPU, in columns of eight."""
 
     DEFAULT_CSS = "PerCpu { width: 1fr; height: auto; }"
-    cpu_pps: reactive[tuple[float, ...]] = reactive((), layout=False)
+    cpu_pps: reactive[tuple[float, ...]] = reactive((), layout=False, repaint=False)
 
     def __init__(self, ncpus: int, **kw) -> None:
         super().__init__(**kw)
@@ -28,6 +27,9 @@ class PerCpu(Widget):
 
     def get_content_height(self, container, viewport, width: int) -> int:
         return lines_needed(self.ncpus)
+
+    def watch_cpu_pps(self) -> None:
+        self.update_lines()
 
     def render(self) -> Text:
         values = self.cpu_pps or (0.0,) * self.ncpus

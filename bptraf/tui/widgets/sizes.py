@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.reactive import reactive
-from textual.widget import Widget
+
+from bptraf.tui.widgets.text import TextLines
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 CELL = 6  # columns a bucket: `≤1518` or ` █ 40%`
@@ -15,15 +16,18 @@ def short(label: str) -> str:
     return label if label.endswith("+") else f"≤{label.split('-')[-1]}"
 
 
-class Sizes(Widget):
+class Sizes(TextLines):
     """`≤64 ≤127 ...` over a bar and a share per bucket; hidden (no space) while sizes are off."""
 
     DEFAULT_CSS = "Sizes { width: 44; height: 3; }"
-    counts: reactive[tuple[int, ...]] = reactive((), layout=False)
+    counts: reactive[tuple[int, ...]] = reactive((), layout=False, repaint=False)
 
     def __init__(self, labels: tuple[str, ...], **kw) -> None:
         super().__init__(**kw)
         self.labels = labels
+
+    def watch_counts(self) -> None:
+        self.update_lines()
 
     def render(self) -> Text:
         counts = self.counts or (0,) * len(self.labels)

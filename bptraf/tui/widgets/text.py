@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
+from textual.widget import Widget
 
 FULL, EMPTY = "█", "░"
 
@@ -11,3 +14,48 @@ def bar(value: float, peak: float, width: int) -> Text:
     """`████░░░░`: value as a share of peak, `width` cells."""
     filled = round(value / peak * width) if peak > 0 else 0
     return Text.assemble((FULL * filled, "green"), (EMPTY * (width - filled), "dim"))
+
+
+class TextLines(Widget):
+    """A panel whose render() gives a few lines of Text; a new value repaints only the lines whose
+    text changed (a full repaint of every panel each second was a good part of the TUI's CPU)."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._lines: list[Text] = []
+        self._strips: dict[int, Strip] = {}
+
+    def update_lines(self) -> None:
+        """Call when the data changed (the subclasses' reactives do, with repaint off)."""
+        if not self.is_mounted:
+            return
+        new = self._split()
+        if len(new) != len(self._lines):
+            self._lines, self._strips = new, {}
+            self.refresh()
+            return
+        for y, (old, line) in enumerate(zip(self._lines, new)):
+            if old != line:
+                self._strips.pop(y, None)
+                self.refresh(Region(0, y, self.size.width, 1))
+        self._lines = new
+
+    def _split(self) -> list[Text]:
+        lines = list(self.render().split("\n", allow_blank=True))
+        for line in lines:
+            line.end = ""
+        return lines
+
+    def on_resize(self) -> None:
+        self._lines, self._strips = self._split(), {}
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y >= len(self._lines):
+            return Strip.blank(width)
+        if y not in self._strips:
+            line = self._lines[y].copy()
+            line.truncate(width)
+            self._strips[y] = Strip(list(line.render(self.app.console))).adjust_cell_length(width)
+        return self._strips[y]
