@@ -91,7 +91,8 @@ class BptrafApp(App[None]):
         with TabbedContent(id="tabs", classes="single" if len(self.boards) == 1 else ""):
             for i, board in enumerate(self.boards):
                 with TabPane(f"{i + 1} {board.attachment.iface}", id=f"if{i}"):
-                    yield IfacePanel(board, self.info.link(board.attachment.iface), id=f"panel{i}")
+                    link = None if self.replay else self.info.link(board.attachment.iface)
+                    yield IfacePanel(board, link, id=f"panel{i}")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import os
 import select
 import threading
+import time
 
 from textual.drivers.linux_driver import LinuxDriver
 
-CHUNK = 4096  # bytes per write(): a pty takes at least this much once select() says it is writable
+CHUNK = 4096  # bytes per write(); a partial write is fine, the rest goes next round
 CLOSE_GRACE_S = 0.5  # how long the exit path may wait for a stalled terminal, in all
 
 
@@ -25,6 +26,12 @@ class TerminalFile:
 
     def __init__(self, fd: int) -> None:
         self._fd = fd
+        # Write through our own non-blocking open of the terminal: a blocking write() to a terminal
+        # that stopped reading never returns, and the flag on our own open leaves the shell's alone.
+        try:
+            self._out = os.open(os.ttyname(fd), os.O_WRONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        except OSError:
+            self._out = fd
         self.dead = False  # the terminal refused a write: drop everything from now on
         self.closing = threading.Event()
         self._pending: list[str] = []
@@ -51,16 +58,17 @@ class TerminalFile:
             # While running, wait as long as the terminal needs (a paused terminal pauses the screen);
             # once closing, only a short grace: the exit must never hang on output no one will read.
             try:
-                _, ready, _ = select.select([], [self._fd], [], 0.1)
-                if not ready:
-                    stalled_s += 0.1 if self.closing.is_set() else 0.0
-                    self.dead = stalled_s >= CLOSE_GRACE_S
+                _, ready, _ = select.select([], [self._out], [], 0.1)
+                if ready:
+                    view = view[os.write(self._out, view[:CHUNK]) :]
                     continue
-                view = view[os.write(self._fd, view[:CHUNK]) :]
-            except InterruptedError:
-                continue
+            except (BlockingIOError, InterruptedError):
+                time.sleep(0.05)  # no room after all: wait a little rather than spin
             except (OSError, ValueError):
                 self.dead = True  # EIO: the terminal is gone
+                break
+            stalled_s += 0.1 if self.closing.is_set() else 0.0
+            self.dead = stalled_s >= CLOSE_GRACE_S
 
 
 class TerminalDriver(LinuxDriver):

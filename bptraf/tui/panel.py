@@ -40,14 +40,16 @@ class PanelView:
     flows: FlowsView
 
 
-def link_text(iface: str, link: LinkInfo) -> Text:
+def link_text(iface: str, link: LinkInfo | None) -> Text:
+    if link is None:
+        return Text.assemble((iface, "bold"), "  from a --json log: no link facts, kernel or per-CPU counts")
     speed = f"{link.speed_mbps} Mb/s" if link.speed_mbps else "speed n/a"
     addrs = " ".join(link.addresses) or "no addresses"
     return Text.assemble((iface, "bold"), f"  {speed}  MTU {link.mtu}  {link.mac}  {addrs}")
 
 
 class IfacePanel(Vertical):
-    def __init__(self, board: Board, link: LinkInfo, **kw) -> None:
+    def __init__(self, board: Board, link: LinkInfo | None, **kw) -> None:
         super().__init__(**kw)
         self.board = board
         self.link = link
