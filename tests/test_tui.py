@@ -516,3 +516,15 @@ async def test_names_key_resolves_hosts_off_the_ui_loop():
         assert flow_rows(app)[0][2] == "198.18.0.1:53"  # no name: the address stays
         await pilot.press("n")
         assert app.resolver is None
+
+
+async def test_a_long_trust_line_gives_way_before_it_is_cut():
+    app, sampler = make_app(ifaces=("bpt084176a",), action="drop")
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app, sampler, 1)
+        await pilot.pause()
+        header = app.query_one("Header").render()
+        assert header.cell_len <= 78
+        assert header.plain.startswith("bpt084176a native  DROP  prog 42│every 1s│up") and header.plain.endswith(
+            "2 CPUs"
+        )

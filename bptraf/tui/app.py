@@ -58,6 +58,7 @@ class BptrafApp(App[None]):
         stop_signals: tuple[int, ...] = (),
         replay=None,
         driver_class=None,
+        sampler: Sampler | None = None,
     ) -> None:
         super().__init__(driver_class=driver_class)
         self.source = source
@@ -81,6 +82,8 @@ class BptrafApp(App[None]):
         self._last_draw = -1e9
         self._redraw_pending = False
         self.feed = Feed(lambda: self.paused, replay)
+        # Made by the caller right after attach when it can: the first interval starts at zero().
+        self._sampler = sampler or Sampler(source, wall=replay.wall if replay else wall)
         self._hooks = tuple(Hook(a.iface, "replay" if replay else a.mode, a.action) for a in source.attachments)
 
     def compose(self) -> ComposeResult:
@@ -140,9 +143,8 @@ class BptrafApp(App[None]):
         def interval() -> float:
             return self.replay.step_s() / self.speed if self.replay else self.interval
 
-        wall = self.replay.wall if self.replay else self._wall
         try:
-            run(Sampler(self.source, wall=wall), interval, self.count, self.feed.wait, emit, self._mono_ns)
+            run(self._sampler, interval, self.count, self.feed.wait, emit, self._mono_ns)
         except Exception as exc:  # any failure ends the app with one line, never a traceback on the screen
             if not self.feed.stopped():
                 err = exc if isinstance(exc, BptrafError) else BptrafError(f"reading the counters failed: {exc}")

@@ -17,13 +17,20 @@ def run_tui(
     replay=None,
 ) -> None:
     """Run the TUI drawing on `fd`; a worker's error is raised here, once the terminal is restored."""
+    import time
+
+    from bptraf.sampler import Sampler
+
+    # Before Textual is imported (half a second): the first interval runs from here.
+    sampler = Sampler(source, wall=replay.wall if replay else time.time)
     from bptraf.tui.app import BptrafApp
     from bptraf.tui.driver import TerminalDriver
 
     driver = type("BptrafDriver", (TerminalDriver,), {"fd": fd})
     app = BptrafApp(
-        source, interval, count, resolve=resolve, stop_signals=stop_signals, replay=replay, driver_class=driver
-    )
+        source, interval, count, resolve=resolve, stop_signals=stop_signals, replay=replay, driver_class=driver,
+        sampler=sampler,
+    )  # fmt: skip
     app.run()
     if app.error is not None:
         raise app.error

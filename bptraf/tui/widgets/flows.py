@@ -56,8 +56,8 @@ def columns(cols: tuple[str, ...], found: list[tuple[str, ...]]) -> list[Column]
     """Names as wide as the widest shown (an IPv6 endpoint takes up to 47), numbers 8."""
     out = []
     for i, name in enumerate(cols):
-        if i >= len(cols) - 3:
-            out.append(Column(name, 8))
+        if i >= len(cols) - 3 or name == "flows":
+            out.append(Column(name, 8 if name != "flows" else 5))
         else:
             wide = max((len(r[i]) for r in found), default=0)
             out.append(Column(name, min(max(wide, len(name)), 47), right=False))

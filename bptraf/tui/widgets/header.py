@@ -57,7 +57,27 @@ class Header(Widget):
     state: reactive[HeaderState | None] = reactive(None, layout=False)
 
     def render(self) -> Text:
-        return trust_line(self.state) if self.state else Text("bptraf")
+        if not self.state:
+            return Text("bptraf")
+        line = trust_line(self.state)
+        width = self.size.width - 2  # the padding
+        if width > 0 and line.cell_len > width:
+            # Narrow: the name and the separators' spaces give way before anything the line vouches for.
+            line = line[len("bptraf │ ") :]
+            compact = Text(line.plain.replace(SEP, "│"))
+            for span in line.spans:
+                compact.stylize(span.style, *_shift(line.plain, span.start, span.end))
+            line = compact
+            if line.cell_len > width:
+                line.truncate(width, overflow="ellipsis")
+        return line
+
+
+def _shift(plain: str, start: int, end: int) -> tuple[int, int]:
+    """Where [start, end) of `plain` lands once each separator loses its two spaces."""
+    before = plain[:start].count(SEP) * 2
+    inside = plain[start:end].count(SEP) * 2
+    return start - before, end - before - inside
 
 
 def banner_text(ifaces: tuple[str, ...], default_route: str | None) -> Text:
