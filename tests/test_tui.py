@@ -519,7 +519,7 @@ async def test_names_key_resolves_hosts_off_the_ui_loop():
 
 
 async def test_a_long_trust_line_gives_way_before_it_is_cut():
-    app, sampler = make_app(ifaces=("bpt084176a",), action="drop")
+    app, sampler = make_app(ifaces=("veth-a-15-chars",), action="drop")
     async with app.run_test(size=(80, 24)) as pilot:
         feed(app, sampler, 1)
         await pilot.pause()
