@@ -525,6 +525,6 @@ async def test_a_long_trust_line_gives_way_before_it_is_cut():
         await pilot.pause()
         header = app.query_one("Header").render()
         assert header.cell_len <= 78
-        assert header.plain.startswith("bpt084176a native  DROP  prog 42│every 1s│up") and header.plain.endswith(
+        assert header.plain.startswith("veth-a-15-chars native  DROP  prog 42│every 1s│up") and header.plain.endswith(
             "2 CPUs"
         )
