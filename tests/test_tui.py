@@ -389,6 +389,9 @@ async def test_flows_table_sorts_by_each_key():
         await pilot.pause()
         assert [r[1] for r in flow_rows(app)] == ["198.18.0.2:4000", "198.18.0.3:33000", "198.18.0.4:5000"]
         assert flow_rows(app)[0][3:] == ["100", "1200 K", "300.0 K"]  # pps, bps, total bytes
+        await pilot.press("b")
+        assert flow_rows(app)[0][3:] == ["100", "150.0 K", "300.0 K"]  # B/s, like the counters
+        await pilot.press("b")
         await pilot.press("s")
         assert [r[1] for r in flow_rows(app)] == ["198.18.0.3:33000", "198.18.0.2:4000", "198.18.0.4:5000"]
         await pilot.press("s")

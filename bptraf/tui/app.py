@@ -200,7 +200,7 @@ class BptrafApp(App[None]):
         view = PanelView(
             self.view.table,
             self.sizes_on,
-            FlowsView(self.view.flows.sort, self.view.flows.grouping, self._flows_note(flows)),
+            replace(self.view.flows, note=self._flows_note(flows), bytes_mode=self.view.table.bytes_mode),
         )
         panel.show(view, flows, self.resolver.name if self.resolver else str)
         self._show_header()
@@ -320,11 +320,11 @@ class BptrafApp(App[None]):
 
     def action_flow_sort(self) -> None:
         f = self.view.flows
-        self._set_view(flows=FlowsView(SORT_KEYS[(SORT_KEYS.index(f.sort) + 1) % len(SORT_KEYS)], f.grouping))
+        self._set_view(flows=replace(f, sort=SORT_KEYS[(SORT_KEYS.index(f.sort) + 1) % len(SORT_KEYS)]))
 
     def action_flow_group(self) -> None:
         f = self.view.flows
-        self._set_view(flows=FlowsView(f.sort, GROUPS[(GROUPS.index(f.grouping) + 1) % len(GROUPS)]))
+        self._set_view(flows=replace(f, grouping=GROUPS[(GROUPS.index(f.grouping) + 1) % len(GROUPS)]))
 
     def action_names(self) -> None:
         """Reverse DNS for flow hosts, on or off; lookups run off the UI loop and are cached."""
