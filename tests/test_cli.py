@@ -84,15 +84,13 @@ def test_version_names_every_component():
     assert [line.split()[0] for line in proc.stdout.splitlines()] == ["bptraf", "bcc", "libbpf", "kernel"]
 
 
-def test_too_many_interfaces():
-    from bptraf.bpf import BpfSource
-    from bptraf.errors import BptrafError
-
-    with pytest.raises(BptrafError, match="1 to 8 interfaces"):
-        BpfSource(["lo"] * 9)
+def test_too_many_interfaces_is_a_usage_error_with_one_prefix():
+    proc = bptraf(*[f"if{i}" for i in range(9)], "--plain")
+    assert proc.returncode == 2
+    assert proc.stderr == "bptraf: at most 8 interfaces at once, not 9\n"
 
 
-def test_missing_bcc_is_one_line_with_the_fix(monkeypatch, capsys):
+def test_missing_bcc_is_one_line_with_the_fix(monkeypatch, capfd):
     import importlib.util
 
     from bptraf import libbpf, netif
@@ -102,7 +100,7 @@ def test_missing_bcc_is_one_line_with_the_fix(monkeypatch, capsys):
     monkeypatch.setattr(netif, "has_bpf_privileges", lambda: True)
     monkeypatch.setattr(libbpf, "xdp_prog_ids", lambda ifindex: {})
     assert cli.main(["lo", "--plain", "-c", "1"]) == 1
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err
     assert err.startswith("bptraf: bcc's Python module is not importable: install it with `apt install python3-bpfcc`")
     assert err.count("\n") == 1
 
