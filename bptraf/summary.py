@@ -68,7 +68,7 @@ class Verdict:
             "mean_frame_bytes": round(self.mean_frame, 3),
             "link_speed_bps": self.speed_mbps * 1_000_000 if self.speed_mbps else None,
             "line_rate_pps": None if line is None else round(line, 3),
-            "line_rate_share": None if self.share is None else round(self.share, 4),
+            "line_rate_share": None if self.share is None else round(self.share, 6),
         }
 
     def line(self) -> str:
