@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bptraf import flows, libbpf, loader, netif
+from bptraf import flows, libbpf, limits, loader, netif
 from bptraf.counters import for_action, max_ifaces, size_labels
 from bptraf.errors import BptrafError, InterfaceGone, UsageError
 from bptraf.loader import FLOWS_MAX_DEFAULT, VARIANTS, check_bcc
@@ -83,7 +83,7 @@ class BpfSource:
             self._refuse_if_taken(name, ifindex)
         check_bcc()
         check_headers()
-        loader.ensure_open_files(loader.open_files_needed(self._action, len(self._names)))
+        limits.ensure_open_files(loader.open_files_needed(self._action, len(self._names)))
         try:
             self._progs, self._maps = loader.load(self._action, len(self._names), self._flows_max, self._interrupted)
             self.attachments = tuple(self._attach(i, n, x) for i, (n, x) in enumerate(zip(self._names, ifindexes)))

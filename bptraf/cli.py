@@ -8,10 +8,12 @@ compiling or stdout's reader has stopped reading. Every failure is one line on s
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import signal
 import sys
+import time
 from collections.abc import Sequence
 
 from bptraf import __version__, netif
@@ -131,8 +133,6 @@ def _run_lines(source, args, opts: Settled, stream, stops: Stops) -> None:
     sampler = Sampler(source)
     run(sampler, args.interval, args.count, stops.wait, emit)
     if tally is not None:
-        import time
-
         writer.summary(tally.verdicts([netif.speed_mbps(a.iface) for a in source.attachments]), time.time())
 
 
@@ -169,7 +169,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             warn_drop(names)  # only now that it is really dropping
         if mode == "tui":
             _run_tui(source, args, opts, stops, mask)
-            mask = None
         else:
             _run_lines(source, args, opts, stream, stops)
     except Stopped:
@@ -189,11 +188,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             source.close()  # first: nothing waits on stdout while a program is attached
     if stream is not None:
         code = _finish(stream, stops, code)
-    if mask is not None:
-        # A stop signal that came during cleanup has done its job: take it, then restore the mask.
-        while signal.sigtimedwait(STOP_SIGNALS, 0) is not None:
-            pass
-        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    # A stop signal that came during cleanup has done its job: take it, then restore the mask.
+    while signal.sigtimedwait(STOP_SIGNALS, 0) is not None:
+        pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     return code
 
 
@@ -237,10 +235,10 @@ def _describe(exc: BaseException) -> str:
     """A system error bptraf did not foresee, as one line."""
     if isinstance(exc, MemoryError):
         return "out of memory"
-    if isinstance(exc, OSError) and exc.errno == 24:  # EMFILE
-        from bptraf.loader import limits
+    if isinstance(exc, OSError) and exc.errno == errno.EMFILE:
+        from bptraf.limits import open_files
 
-        return f"too many open files ({limits()}): raise it, e.g. `ulimit -n 1024`"
+        return f"too many open files ({open_files()}): raise it, e.g. `ulimit -n 1024`"
     return f"{exc.strerror or exc}" + (f": {exc.filename}" if getattr(exc, "filename", None) else "")
 
 

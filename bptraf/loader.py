@@ -13,7 +13,6 @@ import importlib.util
 import json
 import os
 import re
-import resource
 import select
 import signal
 import socket
@@ -23,14 +22,13 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from bptraf import oom
+from bptraf import limits
 from bptraf.errors import BptrafError, Stopped
 from bptraf.kernel_src import kernel_dir
 from bptraf.source import Feature
 
 _TIMEOUT_S = 120
 _POLL_S = 0.1  # how often a stop is looked for while the child compiles
-COMPILE_MIB = 300  # address space the child maps to compile (LLVM): bcc 0.29 failed at 275 MiB, not 300
 FLOWS_MAX_DEFAULT = 16384
 _SIZES, _FLOWS = Feature.SIZES, Feature.FLOWS
 
@@ -149,23 +147,15 @@ def load(
     roles, variants = MAP_ROLES[action], VARIANTS[action]
     nprogs = nifaces * len(variants)
     nfds = nprogs + len(roles)
-    oom_before = oom.kills()
+    oom_before = limits.kills()
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     # The child's stderr (bcc's compiler output, a crash) goes to a file the parent reads on failure:
     # never onto the terminal, and never from an orphan after bptraf is gone.
     with parent, tempfile.TemporaryFile() as errors:
         try:
+            argv = [action, str(nifaces), str(flows_max), str(child.fileno()), str(os.getpid())]
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bptraf.loader",
-                    action,
-                    str(nifaces),
-                    str(flows_max),
-                    str(child.fileno()),
-                    str(os.getpid()),
-                ],  # fmt: skip
+                [sys.executable, "-m", "bptraf.loader", *argv],
                 pass_fds=(child.fileno(),),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
@@ -185,9 +175,9 @@ def load(
         if flags & socket.MSG_CTRUNC:
             for fd in fds:
                 os.close(fd)
-            raise BptrafError(f"too few file descriptors to take the loaded programs ({limits()})")
+            raise BptrafError(f"too few file descriptors to take the loaded programs ({limits.open_files()})")
         if not msg:
-            raise BptrafError(_silent_death(proc.returncode, _tail(errors), oom.kills() - oom_before))
+            raise BptrafError(_silent_death(proc.returncode, _tail(errors), limits.kills() - oom_before))
     reply = json.loads(msg)
     if "error" in reply:
         for fd in fds:
@@ -230,31 +220,9 @@ def _silent_death(returncode: int | None, tail: str, oom_kills: int) -> str:
     if returncode is not None and returncode < 0:
         name = signal.Signals(-returncode).name
         if oom_kills > 0 and -returncode == signal.SIGKILL:
-            return f"the program loader was killed ({name}) by the out-of-memory killer: {oom.where()}"
-        return f"the program loader died of {name}" + (f" ({tail})" if tail else "") + _hint()
-    return f"the program loader failed (exit {returncode}): {tail or 'no message'}" + _hint()
-
-
-def _hint() -> str:
-    soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
-    if soft == resource.RLIM_INFINITY:
-        return ""
-    return f"; `ulimit -v` is {soft // 1024} KiB, and compiling needs about {COMPILE_MIB} MiB of address space"
-
-
-def limits() -> str:
-    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    return f"`ulimit -n` is {soft}"
-
-
-def ensure_open_files(needed: int) -> None:
-    """Raise the soft limit on open files as far as the hard one allows; refuse if that is too few."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < needed:
-        if hard == resource.RLIM_INFINITY or hard >= needed:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (needed if hard == resource.RLIM_INFINITY else hard, hard))
-        else:
-            raise BptrafError(f"{limits()}, and bptraf needs {needed} open files here: raise it (`ulimit -n 1024`)")
+            return f"the program loader was killed ({name}) by the out-of-memory killer: {limits.memory_limit()}"
+        return f"the program loader died of {name}" + (f" ({tail})" if tail else "") + limits.address_space_hint()
+    return f"the program loader failed (exit {returncode}): {tail or 'no message'}" + limits.address_space_hint()
 
 
 def open_files_needed(action: str, nifaces: int) -> int:
@@ -267,15 +235,16 @@ def _child(action: str, nifaces: int, flows_max: int, sock_fd: int) -> int:
         try:
             bpf, prog_fds, maps = load_programs(import_bcc(), action, nifaces, flows_max)
         except BptrafError as exc:
-            sock.send(json.dumps({"error": str(exc)}).encode())
-            return 1
+            error = str(exc)
         except (OSError, MemoryError) as exc:  # bcc's libraries (LLVM) could not be mapped, say
-            sock.send(json.dumps({"error": f"the program loader could not load bcc: {exc}{_hint()}"}).encode())
-            return 1
-        fds = [fd for v in VARIANTS[action] for fd in prog_fds[v]] + [maps[role] for role in MAP_ROLES[action]]
-        socket.send_fds(sock, [json.dumps({"ok": True}).encode()], fds)
-        bpf.cleanup()  # closes this process's copies only; the parent's keep everything alive
-    return 0
+            error = f"the program loader could not load bcc: {exc}{limits.address_space_hint()}"
+        else:
+            fds = [fd for v in VARIANTS[action] for fd in prog_fds[v]] + [maps[r] for r in MAP_ROLES[action]]
+            socket.send_fds(sock, [json.dumps({"ok": True}).encode()], fds)
+            bpf.cleanup()  # closes this process's copies only; the parent's keep everything alive
+            return 0
+        sock.send(json.dumps({"error": error}).encode())
+        return 1
 
 
 def _die_with_parent(parent: int) -> None:

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from bptraf.errors import BptrafError, Stopped
 
 DEPTH = 64  # blocks queued before the sampling loop waits for the reader
-STOP_PATIENCE_S = 1.0  # how long a stopping bptraf still waits for the reader to take what is queued
+STOP_PATIENCE_S = 0.5  # how long a stopping bptraf still waits for the reader to take what is queued
 
 
 class Output:

@@ -17,7 +17,7 @@ import pytest
 from netlab import VethLab, sh
 from runner import ROOT, Bptraf, wait_for
 
-from bptraf import oom
+from bptraf import limits
 
 pytestmark = pytest.mark.bpf
 
@@ -193,12 +193,12 @@ def test_too_little_address_space_for_the_compiler_is_one_line(lab):
 def memory_cgroup():
     """A memory cgroup this test owns, limited by the caller: yields a function that sets the limit
     and returns the shell line that moves a process into it."""
-    mine = oom._memory_cgroup()
+    mine = limits.memory_cgroup()
     assert mine is not None, "no memory cgroup"
     v1 = (mine / "memory.limit_in_bytes").exists()
-    path = (mine if v1 else oom._CGROUP) / f"bptraf-test-{os.getpid()}"
+    path = (mine if v1 else limits.CGROUP) / f"bptraf-test-{os.getpid()}"
     if not v1:
-        (oom._CGROUP / "cgroup.subtree_control").write_text("+memory")
+        (limits.CGROUP / "cgroup.subtree_control").write_text("+memory")
     path.mkdir()
 
     def limit(mib: int) -> str:

@@ -10,7 +10,7 @@ import threading
 import pytest
 from fakes import FakeSource, attachment
 
-from bptraf import netif, oom
+from bptraf import limits, netif
 from bptraf.errors import BptrafError, Stopped, UsageError
 from bptraf.flows import Flow, FlowRate
 from bptraf.options import output_mode, parser, settle
@@ -236,12 +236,12 @@ def test_deleted_and_moved_are_told_apart_by_the_link():
 
 def test_oom_kills_are_read_from_v1_and_v2_files(tmp_path):
     (tmp_path / "cg").write_text("12:memory:/a/b\n0::/\n")
-    assert oom._memory_cgroup(tmp_path / "cg") == oom._CGROUP / "memory" / "a" / "b"
+    assert limits.memory_cgroup(tmp_path / "cg") == limits.CGROUP / "memory" / "a" / "b"
     (tmp_path / "cg").write_text("0::/user.slice/x\n")
-    assert oom._memory_cgroup(tmp_path / "cg") == oom._CGROUP / "user.slice" / "x"
+    assert limits.memory_cgroup(tmp_path / "cg") == limits.CGROUP / "user.slice" / "x"
     (tmp_path / "events").write_text("low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n")
-    assert oom._counter(tmp_path / "events", "oom_kill") == 2
-    assert oom._counter(tmp_path / "missing", "oom_kill") == 0
+    assert limits.counter(tmp_path / "events", "oom_kill") == 2
+    assert limits.counter(tmp_path / "missing", "oom_kill") == 0
 
 
 def test_a_sample_feature_set_is_what_the_writers_read():
