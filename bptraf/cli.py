@@ -136,11 +136,27 @@ def _run_lines(source, args, opts: Settled, stream, stops: Stops) -> None:
         writer.summary(tally.verdicts([netif.speed_mbps(a.iface) for a in source.attachments]), time.time())
 
 
+def _live_source(names: list[str], args, opts: Settled, features: Feature, stops: Stops):
+    """The XDP programs on `names`, not yet open; a stop while it compiles ends the start-up."""
+    from bptraf.bpf import BpfSource
+
+    return BpfSource(
+        names,
+        action="drop" if args.drop else "pass",
+        mode=args.mode,
+        note=note,
+        flows_max=opts.flows_max,
+        flows_idle_s=opts.flows_idle,
+        features=features,
+        interrupted=stops.pending,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     stdout_open = _stdio()
     args = parser().parse_args(argv)
     if args.version:
-        return _print_versions()
+        return _print_versions() if stdout_open else _fail(BptrafError(_STDOUT_CLOSED))
     stops = Stops()
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     source = stream = None
@@ -152,18 +168,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         names = choose_interfaces(args.interfaces)
         if mode != "tui":
             stream = _stdout(stdout_open, stops)
-        from bptraf.bpf import BpfSource
-
-        source = BpfSource(
-            names,
-            action="drop" if args.drop else "pass",
-            mode=args.mode,
-            note=note,
-            flows_max=opts.flows_max,
-            flows_idle_s=opts.flows_idle,
-            features=features,
-            interrupted=stops.pending,
-        )
+        source = _live_source(names, args, opts, features, stops)
         source.open()
         if args.drop:
             warn_drop(names)  # only now that it is really dropping
@@ -174,8 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Stopped:
         pass
     except BptrafError as exc:
-        note(str(exc))
-        code = exc.exit_code
+        code = _fail(exc)
     except BrokenPipeError:
         pass  # a reader such as `head` went away: detach quietly
     except (OSError, MemoryError) as exc:
@@ -195,12 +199,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+_STDOUT_CLOSED = "stdout is closed: give it somewhere to go (>/dev/null discards the output)"
+
+
+def _fail(exc: BptrafError) -> int:
+    note(str(exc))
+    return exc.exit_code
+
+
 def _print_versions() -> int:
     try:
-        print(versions(), flush=True)
+        os.write(sys.stdout.fileno(), f"{versions()}\n".encode())
+    except BrokenPipeError:
+        pass
     except OSError as exc:
-        note(_describe(exc))
-        return EXIT_RUNTIME
+        return _fail(BptrafError(f"cannot write to stdout: {exc.strerror}"))
     return EXIT_OK
 
 
@@ -212,7 +225,7 @@ def _stdout(is_open: bool, stops: Stops):
     except (OSError, ValueError):  # an object without a file descriptor put in place of sys.stdout
         fd = -1
     if fd < 0:
-        raise BptrafError("stdout is closed: give it somewhere to go (>/dev/null discards the output)")
+        raise BptrafError(_STDOUT_CLOSED)
     return Stream(Output(fd), stops.pending)
 
 
