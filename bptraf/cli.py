@@ -162,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     source = stream = None
     code = EXIT_OK
     try:
-        mode = output_mode(args, stdout_open and sys.stdout.isatty() and sys.stdin.isatty())
+        mode = output_mode(args, stdout_open and os.isatty(1) and os.isatty(0))
         opts = settle(args, mode)
         features = _features(args)
         names = choose_interfaces(args.interfaces)

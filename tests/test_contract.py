@@ -348,6 +348,17 @@ def test_the_drop_benchmark_ends_with_a_verdict(lab, form):
         assert last.startswith(f"summary {lab.host}: ") and f"of 10 GbE at {max(size, 60) + 4} B" in last
 
 
+def test_plain_output_for_logs_has_times_and_sizes(lab):
+    proc = bptraf(lab.host, "--plain", "-t", "--sizes", "-c", "2", "-i", "0.1")
+    assert (proc.returncode, proc.stderr) == (0, "")
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"# {lab.host}: XDP native mode, pass"
+    stamps = [line for line in lines if line.startswith("# 20")]
+    assert len(stamps) == 2 and all(len(s) == len("# 2026-11-18T11:06:40.000Z") and s.endswith("Z") for s in stamps)
+    assert sum(line.startswith("     sizes: 0-64 ") for line in lines) == 2
+    assert not lab.xdp_attached()
+
+
 def test_pipes_still_end_quietly(lab):
     proc = subprocess.run(
         f"{sys.executable} -m bptraf {lab.host} --json -i 0.1 | head -2",

@@ -70,12 +70,13 @@ def test_a_full_queue_waits_for_a_stop_not_for_the_reader():
     try:
         os.set_blocking(w, True)
         out = Output(w, depth=2)
-        stops = iter([False] * 5 + [True] * 100)
-        stream = Stream(out, lambda _t: next(stops))
+        stopping = [False]
+        stream = Stream(out, lambda _t: stopping[0])
         big = "x" * 70_000  # more than the pipe holds: the writer thread blocks in write()
-        for _ in range(3):
+        for _ in range(3):  # one in write(), two queued: the queue is full
             stream.write(big)
             stream.flush()
+        stopping[0] = True
         stream.write(big)
         with pytest.raises(Stopped):
             stream.flush()
