@@ -8,6 +8,7 @@ compiling or stdout's reader has stopped reading. Every failure is one line on s
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import platform
@@ -38,7 +39,8 @@ def versions() -> str:
 
 
 def note(message: str) -> None:
-    print(f"bptraf: {message}", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError):  # stderr full or gone: the exit code still tells
+        print(f"bptraf: {message}", file=sys.stderr, flush=True)
 
 
 def choose_interfaces(names: Sequence[str]) -> list[str]:
