@@ -56,6 +56,15 @@ def loader_child(proc: subprocess.Popen, timeout: float = 20.0) -> psutil.Proces
     return found[0]
 
 
+def blocked_signals(pid: int) -> int:
+    """The SigBlk mask of a process (a thread group leader), -1 once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return next(int(line.split()[1], 16) for line in f if line.startswith("SigBlk:"))
+    except (OSError, StopIteration):
+        return -1
+
+
 def wait_exit(proc: subprocess.Popen, timeout: float) -> int:
     try:
         return proc.wait(timeout=timeout)
@@ -118,6 +127,9 @@ def test_a_stop_during_a_stalled_compile_ends_bptraf(lab, sig):
     )
     try:
         child = loader_child(proc)
+        # bptraf blocks its stop signals; the loader must not keep them blocked (it unblocks at start).
+        assert blocked_signals(proc.pid) & (1 << (sig - 1))
+        assert wait_for(lambda: blocked_signals(child.pid) == 0, timeout=10)
         child.send_signal(signal.SIGSTOP)
         proc.send_signal(sig)
         code = wait_exit(proc, STOP_WITHIN_S)
