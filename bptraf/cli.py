@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bptraf import __version__, netif
+from bptraf import __version__, netif, output
 from bptraf.errors import EXIT_OK, EXIT_RUNTIME, BptrafError, Stopped, UsageError
 from bptraf.options import Settled, output_mode, parser, settle
 from bptraf.source import Feature
@@ -89,28 +89,57 @@ class Stops:
         return Wait.STOP if self.pending(timeout) else Wait.TIMEOUT
 
 
-def _stdio() -> bool:
-    """Put /dev/null on a closed stdin or stderr (so no later open takes fd 0 or 2 and output lands in a
-    map); say whether stdout is open. A closed stdout gets /dev/null too, and bptraf refuses to run."""
-    ok = True
-    for fd in (0, 1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            os.dup2(os.open(os.devnull, os.O_RDWR), fd)
-            ok = ok and fd != 1
-    if sys.stderr is None:
-        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 (fd 2 outlives this object)
-    return ok and sys.stdout is not None
-
-
 def _features(args) -> Feature:
     features = Feature.NONE
     for name in ("sizes", "flows"):
         if getattr(args, name):
             features |= Feature[name.upper()]
+    if args.metrics_flows:
+        features |= Feature.FLOWS
     check_features("drop" if args.drop else "pass", features)
     return features
+
+
+def _bind_exporter(args):
+    """Check the exporter's options and bind its port, before anything is attached; None without --listen."""
+    if args.listen is None:
+        for flag, given in (("-q", args.quiet), ("--metrics-flows", args.metrics_flows)):
+            if given:
+                raise UsageError(f"{flag} needs --listen [ADDR:]PORT")
+        return None
+    if args.quiet and (args.plain or args.json):
+        raise UsageError("-q prints nothing: it cannot be combined with --plain or --json")
+    if args.metrics_flows and args.drop:
+        raise UsageError("-d counts totals only: it cannot be combined with --metrics-flows")
+    from bptraf.exporter import Exporter, parse_listen
+
+    return Exporter(parse_listen(args.listen))
+
+
+def _serve(exporter, source, args):
+    """Start serving; the source is shared with the scrape thread from now on."""
+    if exporter is None:
+        return source
+    from bptraf.exporter import xdp_program_id
+    from bptraf.exporter.shared import Shared
+
+    shared = Shared(source)
+    exporter.start(shared, xdp_program_id, args.metrics_flows or 0)
+    note(f"serving Prometheus metrics at {exporter.url}")
+    return shared
+
+
+def _run_quiet(source, args, stops: Stops) -> None:
+    """-q: the exporter alone. Wait for a stop signal (or -c intervals), watching the interfaces."""
+    from bptraf.sampler import Sampler, Wait
+
+    sampler = Sampler(source)
+    done = 0
+    while args.count is None or done < args.count:
+        if stops.wait(args.interval) is Wait.STOP:
+            return
+        done += 1
+        sampler.check()
 
 
 def _run_lines(source, args, opts: Settled, stream, stops: Stops) -> None:
@@ -155,26 +184,30 @@ def _live_source(names: list[str], args, opts: Settled, features: Feature, stops
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    stdout_open = _stdio()
+    stdout_open = output.guard_stdio()
     args = parser().parse_args(argv)
     if args.version:
-        return _print_versions() if stdout_open else _fail(BptrafError(_STDOUT_CLOSED))
+        return _print_versions() if stdout_open else _fail(BptrafError(output.STDOUT_CLOSED))
     stops = Stops()
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    source = stream = None
+    source = stream = exporter = None
     code = EXIT_OK
     try:
         mode = output_mode(args, stdout_open and os.isatty(1) and os.isatty(0))
         opts = settle(args, mode)
+        exporter = _bind_exporter(args)
         features = _features(args)
         names = choose_interfaces(args.interfaces)
-        if mode != "tui":
-            stream = _stdout(stdout_open, stops)
+        if mode in ("plain", "json"):
+            stream = output.stdout_stream(stdout_open, stops.pending)
         source = _live_source(names, args, opts, features, stops)
         source.open()
         if args.drop:
             warn_drop(names)  # only now that it is really dropping
-        if mode == "tui":
+        source = _serve(exporter, source, args)
+        if mode == "quiet":
+            _run_quiet(source, args, stops)
+        elif mode == "tui":
             _run_tui(source, args, opts, stops, mask)
         else:
             _run_lines(source, args, opts, stream, stops)
@@ -190,8 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if exporter is not None:
+            exporter.stop()  # first: no scrape may read the maps once they are closed
         if source is not None:
-            source.close()  # first: nothing waits on stdout while a program is attached
+            source.close()  # then: nothing waits on stdout while a program is attached
     if stream is not None:
         code = _finish(stream, stops, code)
     # A stop signal that came during cleanup has done its job: take it, then restore the mask.
@@ -199,9 +234,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     return code
-
-
-_STDOUT_CLOSED = "stdout is closed: give it somewhere to go (>/dev/null discards the output)"
 
 
 def _fail(exc: BptrafError) -> int:
@@ -217,18 +249,6 @@ def _print_versions() -> int:
     except OSError as exc:
         return _fail(BptrafError(f"cannot write to stdout: {exc.strerror}"))
     return EXIT_OK
-
-
-def _stdout(is_open: bool, stops: Stops):
-    from bptraf.output import Output, Stream
-
-    try:
-        fd = sys.stdout.fileno() if is_open else -1
-    except (OSError, ValueError):  # an object without a file descriptor put in place of sys.stdout
-        fd = -1
-    if fd < 0:
-        raise BptrafError(_STDOUT_CLOSED)
-    return Stream(Output(fd), stops.pending)
 
 
 def _finish(stream, stops: Stops, code: int) -> int:

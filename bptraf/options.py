@@ -27,6 +27,7 @@ examples:
   bptraf eth0 --plain -t      plain text, each block headed by its ISO time (for logs)
   bptraf eth0 --flows --top 5 who is sending: the five biggest flows after each interval
   bptraf eth0 --json --sizes  JSON with a frame-size histogram per interval
+  bptraf eth0 -q --listen 127.0.0.1:9747   Prometheus metrics only, on this host only
 
 exit status: 0 done (-c reached, or a stop by Ctrl-C, SIGTERM, SIGHUP, or a closed pipe),
 1 runtime failure, 2 usage error; failures are one line on stderr.
@@ -109,11 +110,35 @@ def parser() -> argparse.ArgumentParser:
         "-t", "--timestamps", action="store_true", help="plain output: head each block with its ISO 8601 time (UTC)"
     )
     p.add_argument("-V", "--version", action="store_true", help="show bptraf, bcc, libbpf and kernel versions")
+    _exporter_options(p)
     return p
 
 
+def _exporter_options(p: argparse.ArgumentParser) -> None:
+    from bptraf.exporter import DEFAULT_PORT
+
+    g = p.add_argument_group("Prometheus exporter")
+    g.add_argument(
+        "--listen",
+        nargs="?",
+        const=str(DEFAULT_PORT),
+        metavar="[ADDR:]PORT",
+        help=f"serve /metrics on PORT, every address unless ADDR is given (default port {DEFAULT_PORT})",
+    )
+    g.add_argument("-q", "--quiet", action="store_true", help="no output: run the exporter alone, as a service")
+    g.add_argument(
+        "--metrics-flows",
+        type=_bounded(int, 1, 1000, "a whole number"),
+        metavar="N",
+        help="also export the top N flows by rate (one series per flow: mind the cardinality)",
+    )
+
+
 def output_mode(args: argparse.Namespace, terminal: bool) -> str:
-    """`tui`, `plain` or `json`: the TUI only when asked for nothing else and both ends are a terminal."""
+    """`quiet` (-q: no output), `tui`, `plain` or `json`: the TUI only when asked for nothing else and
+    both ends are a terminal."""
+    if args.quiet:
+        return "quiet"
     if args.json:
         return "json"
     if args.plain or not terminal:
@@ -142,7 +167,8 @@ def settle(args: argparse.Namespace, mode: str) -> Settled:
         raise UsageError(f"-d counts totals only: {' and '.join(given)} would do nothing")
     if args.resolve and mode != "tui":
         raise UsageError("--resolve names hosts in the TUI only; plain and JSON output keep addresses")
-    if mode != "tui" and not args.flows and given:
+    flows = args.flows or getattr(args, "metrics_flows", None)  # exported flows count per flow too
+    if mode != "tui" and not flows and given:
         raise UsageError(f"{' and '.join(given)} only {'applies' if len(given) == 1 else 'apply'} with --flows")
     if args.timestamps and mode != "plain":
         why = "JSON records carry their own time" if mode == "json" else "the TUI shows the time"

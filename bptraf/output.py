@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -134,3 +135,32 @@ class Stream:
                 self.out.give_up()
                 return False
         return True
+
+
+STDOUT_CLOSED = "stdout is closed: give it somewhere to go (>/dev/null discards the output)"
+
+
+def guard_stdio() -> bool:
+    """Put /dev/null on a closed stdin or stderr (so no later open takes fd 0 or 2 and output lands in a
+    map); say whether stdout is open. A closed stdout gets /dev/null too, and bptraf refuses to run."""
+    ok = True
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            os.dup2(os.open(os.devnull, os.O_RDWR), fd)
+            ok = ok and fd != 1
+    if sys.stderr is None:
+        sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115 (fd 2 outlives this object)
+    return ok and sys.stdout is not None
+
+
+def stdout_stream(is_open: bool, stop: Callable[[float], bool]) -> Stream:
+    """The Stream over stdout's fd; BptrafError if there is none."""
+    try:
+        fd = sys.stdout.fileno() if is_open else -1
+    except (OSError, ValueError):  # an object without a file descriptor put in place of sys.stdout
+        fd = -1
+    if fd < 0:
+        raise BptrafError(STDOUT_CLOSED)
+    return Stream(Output(fd), stop)
