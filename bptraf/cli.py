@@ -196,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         replay = _replay_source(args) if args.replay else None
         mode = output_mode(args, stdout_open and os.isatty(1) and os.isatty(0))
         opts = settle(args, mode)
+        if mode == "plain" and not args.plain and stdout_open and os.isatty(1) and not os.isatty(0):
+            note("stdin is not a terminal, so the TUI could not take keys: writing plain lines instead")
         if replay is not None and mode != "tui":
             raise BptrafError("--replay opens the TUI, which needs a terminal")
         exporter = _bind_exporter(args)
@@ -293,7 +295,7 @@ def _run_tui(source, args, stops: Stops, replay=None) -> None:
 
     try:
         run_tui(source, args.interval, args.count, args.resolve, fd=sys.stdout.fileno(), stop_signals=STOP_SIGNALS,
-                replay=replay)  # fmt: skip
+                replay=replay, top=args.top)  # fmt: skip
     finally:
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)  # the loop is gone: block them again
 

@@ -531,3 +531,15 @@ async def test_a_long_trust_line_gives_way_before_it_is_cut():
         assert header.plain.startswith("veth-a-15-chars native  DROP  prog 42│every 1s│up") and header.plain.endswith(
             "2 CPUs"
         )
+
+
+async def test_top_caps_the_flows_table_when_given():
+    src = FakeSource((attachment("eth0"),), script(10))
+    src.flow_script = [varying(k) for k in range(1, 10)]
+    src.set_features(Feature.FLOWS)
+    app = BptrafApp(src, 1.0, info=FakeInfo(), autostart=False, min_frame_s=0, top=2)
+    sampler = Sampler(src)
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, sampler, 2)
+        await pilot.pause()
+        assert [r[1] for r in flow_rows(app)] == ["198.18.0.2:4000", "198.18.0.3:33000"]

@@ -59,6 +59,7 @@ class BptrafApp(App[None]):
         replay=None,
         driver_class=None,
         sampler: Sampler | None = None,
+        top: int | None = None,
     ) -> None:
         super().__init__(driver_class=driver_class)
         self.source = source
@@ -73,7 +74,9 @@ class BptrafApp(App[None]):
         self.started = mono()
         self.boards = [Board(a, source.ncpus) for a in source.attachments]
         self.paused = False
-        self.view = PanelView(TableView(), Feature.SIZES in source.features, FlowsView(SORT_KEYS[0], GROUPS[0]))
+        self.view = PanelView(
+            TableView(), Feature.SIZES in source.features, FlowsView(SORT_KEYS[0], GROUPS[0], limit=top)
+        )
         self._resolver_factory = resolver_factory
         self.resolver: Resolver | None = resolver_factory() if resolve else None
         self.samples = 0

@@ -15,6 +15,7 @@ def run_tui(
     fd: int = 1,
     stop_signals: tuple[int, ...] = (),
     replay=None,
+    top: int | None = None,
 ) -> None:
     """Run the TUI drawing on `fd`; a worker's error is raised here, once the terminal is restored."""
     import time
@@ -29,7 +30,7 @@ def run_tui(
     driver = type("BptrafDriver", (TerminalDriver,), {"fd": fd})
     app = BptrafApp(
         source, interval, count, resolve=resolve, stop_signals=stop_signals, replay=replay, driver_class=driver,
-        sampler=sampler,
+        sampler=sampler, top=top,
     )  # fmt: skip
     app.run()
     if app.error is not None:

@@ -26,6 +26,7 @@ class FlowsView:
     grouping: str  # flow | src | dst | port
     note: str = ""  # why there is no table: off, drop mode, waiting
     bytes_mode: bool = False  # B/s instead of bps, as `b` says for the whole screen
+    limit: int | None = None  # --top: rows shown at most (else every flow, scrolled)
 
 
 def rows(flows: Sequence[FlowRate], view: FlowsView, name: Callable[[str], str] = str) -> tuple[tuple, list]:
@@ -36,11 +37,11 @@ def rows(flows: Sequence[FlowRate], view: FlowsView, name: Callable[[str], str] 
         found = [
             (r.flow.proto_name, endpoint(name(r.flow.src), r.flow.sport), endpoint(name(r.flow.dst), r.flow.dport),
              si(r.pps), si(r.bps / scale), si(r.flow.bytes))
-            for r in top(flows, MAX_ROWS, view.sort)
+            for r in top(flows, view.limit or MAX_ROWS, view.sort)
         ]  # fmt: skip
         return cols, found
     keyfn = {"bps": lambda g: g.bps, "pps": lambda g: g.pps, "total": lambda g: g.total_bytes}[view.sort]
-    groups = sorted(group(flows, view.grouping), key=lambda g: (-keyfn(g), g.name))[:MAX_ROWS]
+    groups = sorted(group(flows, view.grouping), key=lambda g: (-keyfn(g), g.name))[: view.limit or MAX_ROWS]
     label = name if view.grouping in ("src", "dst") else str
     cols = (view.grouping, "flows", "pps", unit, "bytes")
     return cols, [(label(g.name), str(g.flows), si(g.pps), si(g.bps / scale), si(g.total_bytes)) for g in groups]
