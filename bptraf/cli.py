@@ -72,6 +72,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sizes", action="store_true", help="also keep a frame-size histogram (pass mode; TUI key z)")
     p.add_argument("--flows", action="store_true", help="also count per flow (pass mode; TUI key f)")
+    p.add_argument("--no-tx", action="store_true", help="do not count what is sent (counted by default in pass mode)")
     p.add_argument(
         "--flows-max",
         type=_bounded(int, 16, 1 << 20, "a whole number"),
@@ -177,6 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             if getattr(args, name):
                 features |= Feature[name.upper()]
         action = "drop" if args.drop else "pass"
+        if args.drop and args.no_tx:
+            raise UsageError("-d never counts what is sent: --no-tx would change nothing")
+        if not (args.drop or args.no_tx):
+            features |= Feature.TX
         check_features(action, features)
         names = choose_interfaces(args.interfaces)
         from bptraf.bpf import BpfSource

@@ -1,4 +1,4 @@
-"""Compile and load the XDP programs in a short-lived child process.
+"""Compile and load the XDP (and tc egress) programs in a short-lived child process.
 
 bcc compiles with LLVM, which stays mapped in any process that loaded it (about 100 MiB of RSS). The
 child compiles, loads, and hands the program and map fds back over a Unix socket (SCM_RIGHTS); the
@@ -22,7 +22,7 @@ _TIMEOUT_S = 120
 FLOWS_MAX_DEFAULT = 16384
 _SIZES, _FLOWS = Feature.SIZES, Feature.FLOWS
 
-# source, {feature set: entry-point prefix} (kernel/count.c's BPTRAF_PROG), {role: map name}
+# source, {feature set: entry-point prefix} (the source's BPTRAF_PROG), {role: map name}, program type
 _PROGRAMS = {
     "pass": (
         "count.c",
@@ -33,11 +33,19 @@ _PROGRAMS = {
             _SIZES | _FLOWS: "bptraf_count_sizes_flows_",
         },
         {"stats": "bptraf_stats", "flows": "bptraf_flows"},
+        "XDP",
     ),
-    "drop": ("drop.c", {Feature.NONE: "bptraf_drop_"}, {"stats": "bptraf_drop"}),
+    "drop": ("drop.c", {Feature.NONE: "bptraf_drop_"}, {"stats": "bptraf_drop"}, "XDP"),
+    # What pass mode sends, on tc egress (kernel/egress.c): no flows there yet.
+    "egress": (
+        "egress.c",
+        {Feature.NONE: "bptraf_egress_", _SIZES: "bptraf_egress_sizes_"},
+        {"stats": "bptraf_tx_stats"},
+        "SCHED_CLS",
+    ),
 }
-VARIANTS = {action: tuple(v) for action, (_src, v, _maps) in _PROGRAMS.items()}
-MAP_ROLES = {action: tuple(maps) for action, (_src, _v, maps) in _PROGRAMS.items()}
+VARIANTS = {action: tuple(v) for action, (_src, v, _maps, _kind) in _PROGRAMS.items()}
+MAP_ROLES = {action: tuple(maps) for action, (_src, _v, maps, _kind) in _PROGRAMS.items()}
 
 _NO_BCC = (
     "bcc's Python module is not importable: install it with `apt install python3-bpfcc` "
@@ -68,11 +76,11 @@ def bcc_version() -> str:
 
 
 def load_programs(bcc, action: str, nifaces: int, flows_max: int = FLOWS_MAX_DEFAULT):
-    """Compile kernel/count.c or drop.c and load every feature set's entry point for every slot.
+    """Compile kernel/count.c, drop.c or egress.c and load every feature set's entry point for every slot.
 
     Returns the bcc object (which owns the fds), {feature set: program fds by slot}, {role: map fd}.
     """
-    src, variants, maps = _PROGRAMS[action]
+    src, variants, maps, kind = _PROGRAMS[action]
     kdir = kernel_dir()
     cflags = [f"-I{kdir}", f"-DBPTRAF_NIFACES={int(nifaces)}", f"-DBPTRAF_FLOWS_MAX={int(flows_max)}"]
     try:
@@ -81,47 +89,65 @@ def load_programs(bcc, action: str, nifaces: int, flows_max: int = FLOWS_MAX_DEF
         raise BptrafError(f"could not compile {src} with bcc: {exc}") from None
     try:
         fds = {
-            features: [bpf.load_func(f"{prefix}{slot}".encode(), bcc.BPF.XDP).fd for slot in range(nifaces)]
+            features: [bpf.load_func(f"{prefix}{slot}".encode(), getattr(bcc.BPF, kind)).fd for slot in range(nifaces)]
             for features, prefix in variants.items()
         }
     except Exception as exc:
         bpf.cleanup()
-        raise BptrafError(f"the kernel refused the XDP program: {exc}") from None
+        raise BptrafError(f"the kernel refused the {'XDP' if kind == 'XDP' else 'tc egress'} program: {exc}") from None
     return bpf, fds, {role: bpf.get_table(name).map_fd for role, name in maps.items()}
 
 
-def load(action: str, nifaces: int, flows_max: int) -> tuple[dict[Feature, list[int]], dict[str, int]]:
-    """({feature set: program fds by slot}, {role: map fd}), owned by the caller from now on."""
-    roles, variants = MAP_ROLES[action], VARIANTS[action]
-    nprogs = nifaces * len(variants)
-    nfds = nprogs + len(roles)
-    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    with parent:
+class Pending:
+    """A loader child at work: compiling in the background until result() collects its fds."""
+
+    def __init__(self, action: str, nifaces: int, flows_max: int) -> None:
+        self.action, self.nifaces = action, nifaces
+        self.parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            proc = subprocess.Popen(
+            self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bptraf.loader", action, str(nifaces), str(flows_max), str(child.fileno())],
                 pass_fds=(child.fileno(),),
                 stdin=subprocess.DEVNULL,
             )
+        except BaseException:
+            self.parent.close()
+            raise
         finally:
             child.close()
-        parent.settimeout(_TIMEOUT_S)
-        try:
-            msg, fds, _flags, _addr = socket.recv_fds(parent, 65536, nfds)
-        except (socket.timeout, OSError) as exc:
-            proc.kill()
-            raise BptrafError(f"the program loader did not answer: {exc}") from None
-        finally:
-            proc.wait()
-    reply = json.loads(msg or b'{"error": "the program loader exited without a word"}')
-    if "error" in reply:
-        for fd in fds:
-            os.close(fd)
-        raise BptrafError(reply["error"])
-    if len(fds) != nfds:
-        raise BptrafError(f"the program loader sent {len(fds)} fds, not {nfds}")
-    progs = {v: fds[i * nifaces : (i + 1) * nifaces] for i, v in enumerate(variants)}
-    return progs, dict(zip(roles, fds[nprogs:]))
+
+    def result(self) -> tuple[dict[Feature, list[int]], dict[str, int]]:
+        """({feature set: program fds by slot}, {role: map fd}), owned by the caller from now on."""
+        roles, variants, nifaces = MAP_ROLES[self.action], VARIANTS[self.action], self.nifaces
+        nprogs = nifaces * len(variants)
+        nfds = nprogs + len(roles)
+        with self.parent:
+            self.parent.settimeout(_TIMEOUT_S)
+            try:
+                msg, fds, _flags, _addr = socket.recv_fds(self.parent, 65536, nfds)
+            except (socket.timeout, OSError) as exc:
+                self.proc.kill()
+                raise BptrafError(f"the program loader did not answer: {exc}") from None
+            finally:
+                self.proc.wait()
+        reply = json.loads(msg or b'{"error": "the program loader exited without a word"}')
+        if "error" in reply or len(fds) != nfds:
+            for fd in fds:
+                os.close(fd)
+            raise BptrafError(reply.get("error") or f"the program loader sent {len(fds)} fds, not {nfds}")
+        progs = {v: fds[i * nifaces : (i + 1) * nifaces] for i, v in enumerate(variants)}
+        return progs, dict(zip(roles, fds[nprogs:]))
+
+    def cancel(self) -> None:
+        """Stop the child and drop whatever it would have sent."""
+        self.proc.kill()
+        self.proc.wait()
+        self.parent.close()
+
+
+def load(action: str, nifaces: int, flows_max: int) -> tuple[dict[Feature, list[int]], dict[str, int]]:
+    """({feature set: program fds by slot}, {role: map fd}), owned by the caller from now on."""
+    return Pending(action, nifaces, flows_max).result()
 
 
 def _child(action: str, nifaces: int, flows_max: int, sock_fd: int) -> int:

@@ -8,6 +8,7 @@ from typing import TextIO
 
 from bptraf.flows import FlowRate, top
 from bptraf.model import Attachment
+from bptraf.rates import Rates
 from bptraf.sampler import Sample
 from bptraf.source import Feature
 from bptraf.units import rate
@@ -26,6 +27,38 @@ def flow_line(r: FlowRate) -> str:
         f"{f.proto_name:>6} {endpoint(f.src, f.sport):<46} {endpoint(f.dst, f.dport):<46} "
         f"{f.packets:>10} {f.bytes:>12} {rate(r.pps, 'pps'):>10} {rate(r.bps, 'bps'):>11}"
     )
+
+
+def tx_lines(a: Attachment, r: Rates) -> list[str]:
+    """What was sent, after the received block: `TX        all: 1.20 Kpps 9.8 Mbps`, by the RX rule
+    (`all` always, other classes when they had packets); none while TX is not counted."""
+    if not r.tx_packets:
+        return []
+    return [
+        f"TX {c.label:>10}: {rate(r.tx_pps[c.index], 'pps')} {rate(r.tx_bps[c.index], 'bps')}"
+        for c in a.counters
+        if c.index == 0 or r.tx_packets[c.index]
+    ]
+
+
+def tx_record(a: Attachment, r: Rates, features: Feature) -> dict:
+    """JSON's `tx` object, shaped like `counters`, and `tx_sizes` with sizes on; {} while TX is not counted."""
+    if not r.tx_packets:
+        return {}
+    out: dict = {
+        "tx": {
+            c.name: {
+                "packets": r.tx_packets[c.index],
+                "bytes": r.tx_bytes[c.index],
+                "pps": round(r.tx_pps[c.index], 3),
+                "bps": round(r.tx_bps[c.index], 3),
+            }
+            for c in a.counters
+        }
+    }
+    if Feature.SIZES in features:
+        out["tx_sizes"] = dict(zip(a.sizes, r.tx_sizes))
+    return out
 
 
 class _Writer:
@@ -55,6 +88,7 @@ class PlainWriter(_Writer):
             for c in a.counters:
                 if c.index == 0 or r.packets[c.index]:
                     lines.append(f"{c.label:>10}: {rate(r.pps[c.index], 'pps')} {rate(r.bps[c.index], 'bps')}")
+            lines.extend(tx_lines(a, r))
             if sample.flows is not None:
                 lines.append(FLOW_HEADER)
                 lines.extend(flow_line(fr) for fr in top(sample.flows[i], self.top_n))
@@ -88,6 +122,7 @@ class JsonWriter(_Writer):
             }
             if Feature.SIZES in sample.features:
                 record["sizes"] = dict(zip(a.sizes, r.sizes))
+            record.update(tx_record(a, r, sample.features))
             if sample.flows is not None:
                 record["flows"] = [_flow_record(fr) for fr in top(sample.flows[i], self.top_n)]
             self.out.write(json.dumps(record, separators=(",", ":")) + "\n")

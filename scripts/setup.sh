@@ -22,6 +22,12 @@ done
 command -v ip >/dev/null || want+=(iproute2)
 command -v sysctl >/dev/null && command -v pgrep >/dev/null || want+=(procps)
 command -v tmux >/dev/null || want+=(tmux)
+# The TX tests: TSO/GSO switches, a TCP bulk sender, and the kernel's link list.
+if [ "$EXTRAS" = test ]; then
+    command -v ethtool >/dev/null || [ -x /usr/sbin/ethtool ] || want+=(ethtool)
+    command -v iperf3 >/dev/null || want+=(iperf3)
+    command -v bpftool >/dev/null || [ -x /usr/sbin/bpftool ] || want+=(bpftool)
+fi
 headers=""
 if [ ! -e "/lib/modules/$release/build" ] && [ ! -e /sys/kernel/kheaders.tar.xz ]; then
     [ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages' -print -quit 2>/dev/null)" ] || apt-get update -q
