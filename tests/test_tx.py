@@ -1,0 +1,280 @@
+"""Real tc egress counting on veth pairs: exact TX counts, TSO wire counts, tcx links after kill -9,
+a foreign tcx program left alone, and RX-only on a kernel that refuses tcx."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from frames import mix
+from netlab import HERE, HOST_ADDR, VethLab, sh
+from runner import ROOT, Bptraf, records, totals, wait_for
+
+from bptraf import libbpf
+from bptraf.counters import counting, size_bounds
+
+pytestmark = pytest.mark.bpf
+
+CLASSES = {c.name for c in counting()}
+
+
+def tx_totals(out: str, iface: str) -> dict[str, tuple[int, int]]:
+    """Every interval's `tx` object summed, per counter."""
+    got: dict[str, tuple[int, int]] = {}
+    for record in records(out, iface):
+        for name, c in record["tx"].items():
+            p, b = got.get(name, (0, 0))
+            got[name] = (p + c["packets"], b + c["bytes"])
+    return got
+
+
+def tx_until(bp: Bptraf, iface: str, name: str, packets: int, timeout: float = 15.0) -> None:
+    """Read intervals until `packets` have been counted as sent in `name` (or time runs out)."""
+    deadline = time.monotonic() + timeout
+    while tx_totals("".join(bp.lines), iface).get(name, (0, 0))[0] < packets and time.monotonic() < deadline:
+        bp.readline()
+
+
+def send_from_host(iface: str, frames: list[bytes]) -> None:
+    """Send raw frames out of `iface` in this namespace: they leave through it, so they are TX there."""
+    payload = "\n".join(f.hex() for f in frames) + "\n"
+    subprocess.run([sys.executable, str(HERE / "send_frames.py"), iface], input=payload, text=True, check=True,
+                   timeout=30)  # fmt: skip
+
+
+def tcx_links(pid: int) -> dict[int, int]:
+    """{link id: ifindex} of the tcx links a process holds, from its fds."""
+    out = {}
+    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
+        try:
+            info = dict(line.split(":\t", 1) for line in Path(f"/proc/{pid}/fdinfo/{fd}").read_text().splitlines()
+                        if ":\t" in line)  # fmt: skip
+        except OSError:
+            continue
+        if info.get("link_type") == "tcx":
+            out[int(info["link_id"])] = int(info["ifindex"])
+    return out
+
+
+def kernel_links() -> dict[int, object]:
+    """{link id: type} from the kernel's link list (Debian's bpftool 7.1 prints tcx as type 11)."""
+    return {link["id"]: link["type"] for link in json.loads(sh("bpftool", "-j", "link").stdout or "[]")}
+
+
+def tcx_egress_ids(ifindex: int) -> list[int]:
+    """The program ids on an interface's tcx egress chain, in the order they run."""
+    so = libbpf.lib()
+    ids = (ctypes.c_uint32 * 64)()
+    count = ctypes.c_uint32(64)
+    flags = ctypes.c_uint32(0)
+    so.bpf_prog_query.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.POINTER(ctypes.c_uint32),
+                                  ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]  # fmt: skip
+    ret = so.bpf_prog_query(ifindex, libbpf.BPF_TCX_EGRESS, 0, ctypes.byref(flags), ids, ctypes.byref(count))
+    if ret < 0:
+        raise OSError(-ret, "prog query")
+    return list(ids[: count.value])
+
+
+def ifindex(name: str) -> int:
+    return socket.if_nametoindex(name)
+
+
+def test_every_kind_sent_is_counted_exactly(lab):
+    sh("ethtool", "-K", lab.host, "tso", "off", "gso", "off")
+    frames, expected = mix()
+    with Bptraf(lab.host, "--json", "-i", "0.2", "--sizes") as bp:
+        bp.wait_ready()
+        send_from_host(lab.host, frames)
+        tx_until(bp, lab.host, "all", len(frames))
+        code, out, err = bp.stop()
+    assert code == 0, err
+    got = tx_totals(out, lab.host)
+    assert set(got) == CLASSES
+    assert got == {name: expected.get(name, (0, 0)) for name in CLASSES}
+    # Nothing came in: the frames were counted on the way out only.
+    assert totals(out, lab.host)["all"] == (0, 0)
+    sizes = [0] * (len(size_bounds()) + 1)
+    for f in frames:
+        sizes[sum(len(f) > b for b in size_bounds())] += 1
+    summed = [0] * len(sizes)
+    for record in records(out, lab.host):
+        summed = [s + n for s, n in zip(summed, record["tx_sizes"].values())]
+    assert summed == sizes
+
+
+def test_no_tx_counts_nothing_sent(lab):
+    with Bptraf(lab.host, "--json", "-i", "0.2", "--no-tx") as bp:
+        first = bp.wait_ready()
+        assert "tx" not in first and not tcx_links(bp.proc.pid)
+        code, _out, err = bp.stop()
+    assert code == 0, err
+
+
+def _snmp_tcp(lab: VethLab) -> dict[str, int]:
+    """The sender's namespace's TCP counters (/proc/net/snmp), its TCP traffic alone."""
+    names, values = (line.split()[1:] for line in lab.in_ns("cat", "/proc/net/snmp").stdout.splitlines()
+                     if line.startswith("Tcp:"))  # fmt: skip
+    return dict(zip(names, map(int, values)))
+
+
+def _veth_tx_packets(lab: VethLab) -> int:
+    return int(lab.in_ns("cat", f"/sys/class/net/{lab.peer}/statistics/tx_packets").stdout)
+
+
+class _Sink(threading.Thread):
+    """A TCP receiver on the host end: accepts one connection and reads it to the end."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.sock = socket.create_server((HOST_ADDR, 0))
+        self.sock.settimeout(30)
+        self.port = self.sock.getsockname()[1]
+        self.got = 0
+
+    def run(self) -> None:
+        conn, _ = self.sock.accept()
+        with conn:
+            conn.settimeout(30)
+            while chunk := conn.recv(1 << 16):
+                self.got += len(chunk)
+
+
+SENDER = """
+import socket, sys
+with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30) as s:
+    s.sendall(bytes(int(sys.argv[3])))
+    s.shutdown(socket.SHUT_WR)
+    s.recv(1)
+"""
+
+
+def test_tso_bulk_transfer_counts_wire_segments(addressed_lab):
+    """The namespace end sends with TSO on; bptraf watches it there, where TcpOutSegs is the sender's alone."""
+    lab = addressed_lab
+    lab.in_ns("ethtool", "-K", lab.peer, "tso", "on", "gso", "on")
+    payload = 40 << 20
+    sink = _Sink()
+    sink.start()
+    cmd = ["ip", "netns", "exec", lab.ns, sys.executable, "-m", "bptraf", lab.peer, "--json", "-i", "0.2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    bp = Bptraf.__new__(Bptraf)
+    bp.args, bp.proc, bp.lines = tuple(cmd), proc, []
+    try:
+        bp.wait_ready()
+        snmp0, skbs0 = _snmp_tcp(lab), _veth_tx_packets(lab)
+        lab.in_ns(sys.executable, "-c", SENDER, HOST_ADDR, str(sink.port), str(payload))
+        sink.join(30)
+        snmp, skbs = _snmp_tcp(lab), _veth_tx_packets(lab) - skbs0
+        # OutSegs leaves retransmissions out (RetransSegs has them); the wire carries both.
+        out_segs, retrans = snmp["OutSegs"] - snmp0["OutSegs"], snmp["RetransSegs"] - snmp0["RetransSegs"]
+        segs = out_segs + retrans
+        tx_until(bp, lab.peer, "tcp", segs)
+        code, out, err = bp.stop()
+    finally:
+        bp.__exit__()
+        sink.sock.close()
+    assert code == 0, err
+    assert sink.got == payload
+    tcp_packets, tcp_bytes = tx_totals(out, lab.peer)["tcp"]
+    assert abs(tcp_packets - segs) <= 0.005 * segs, (tcp_packets, segs)
+    assert skbs * 4 < segs, "no GSO packets left the sender: the test would not test segment counting"
+    # Every segment on the wire carries 14 + 20 + 32 bytes of Ethernet, IPv4 and TCP (timestamps) headers;
+    # a retransmitted one carries its 1448 bytes of payload (the MSS at MTU 1500) once more.
+    wire = payload + retrans * 1448 + tcp_packets * 66
+    assert abs(tcp_bytes - wire) <= 0.005 * wire, (tcp_bytes, wire)
+
+
+def test_kill_9_leaves_no_tcx_link(lab):
+    with Bptraf(lab.host, "--json", "-i", "0.2") as bp:
+        bp.wait_ready()
+        links = tcx_links(bp.proc.pid)
+        assert list(links.values()) == [ifindex(lab.host)]
+        (link_id,) = links
+        assert kernel_links().get(link_id) in (11, "tcx")
+        bp.stop(signal.SIGKILL)
+    assert wait_for(lambda: link_id not in kernel_links(), timeout=10), "tcx link left after kill -9"
+    assert tcx_egress_ids(ifindex(lab.host)) == []
+
+
+FOREIGN = b"""
+BPF_ARRAY(seen, u64, 1);
+int foreign(struct __sk_buff *skb)
+{
+	int zero = 0;
+	u64 *n = seen.lookup(&zero);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	return -1;
+}
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_foreign_tcx_program_stays_and_keeps_counting(lab, sig):
+    import bcc
+
+    frame = mix()[0][0]
+    host = ifindex(lab.host)
+    obj = bcc.BPF(text=FOREIGN)
+    link = -1
+    try:
+        prog = obj.load_func(b"foreign", bcc.BPF.SCHED_CLS)
+        link = libbpf.link_create_tcx_egress(prog.fd, host)
+        seen = obj[b"seen"]
+        send_from_host(lab.host, [frame] * 10)
+        assert wait_for(lambda: seen[0].value == 10)
+        with Bptraf(lab.host, "--json", "-i", "0.2") as bp:
+            bp.wait_ready()
+            chain = tcx_egress_ids(host)
+            assert len(chain) == 2 and chain[0] == prog_id(prog.fd), "bptraf is not appended after the foreign program"
+            send_from_host(lab.host, [frame] * 20)
+            tx_until(bp, lab.host, "all", 20)
+            assert wait_for(lambda: seen[0].value == 30)
+            code, out, _err = bp.stop(sig)
+        assert tx_totals(out, lab.host)["all"][0] == 20 or sig == signal.SIGKILL
+        assert wait_for(lambda: tcx_egress_ids(host) == [prog_id(prog.fd)], timeout=10)
+        send_from_host(lab.host, [frame] * 5)
+        assert wait_for(lambda: seen[0].value == 35)
+    finally:
+        if link >= 0:
+            os.close(link)
+        obj.cleanup()
+
+
+def prog_id(fd: int) -> int:
+    for line in Path(f"/proc/self/fdinfo/{fd}").read_text().splitlines():
+        if line.startswith("prog_id:"):
+            return int(line.split()[1])
+    raise AssertionError("no prog_id in fdinfo")
+
+
+def test_without_tcx_bptraf_says_so_once_and_counts_rx(lab, monkeypatch):
+    from bptraf import tcx
+    from bptraf.bpf import BpfSource
+    from bptraf.source import Feature
+
+    def refuse(_prog_fd: int, _ifindex: int) -> int:
+        raise libbpf.LibbpfError(errno.EINVAL, "tcx link: Invalid argument")
+
+    monkeypatch.setattr(libbpf, "link_create_tcx_egress", refuse)
+    notes: list[str] = []
+    frame = mix()[0][0]
+    with BpfSource([lab.host], note=notes.append, features=Feature.TX) as source:
+        assert notes == [tcx.NO_TCX]
+        assert Feature.TX not in source.features | source.available
+        lab.send([frame] * 3)
+        assert wait_for(lambda: source.read()[0].packets[0] == 3)
+        assert source.read()[0].tx_packets == ()
+    assert not lab.xdp_attached()
