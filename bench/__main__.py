@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import flowbench, testrun, traffic, userspace
+from bench import egress, flowbench, testrun, traffic, userspace
 from bench.report import render
 from bench.testbed import Testbed
 from bptraf.cli import versions
@@ -52,9 +52,13 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=2.0, help="measuring window per traffic run")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", type=Path, default=HERE)
+    p.add_argument("--egress", action="store_true", help="only the TX (tc egress) costs, into egress.{json,md}")
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench: run as root (it creates a netns and attaches XDP programs)")
+    if args.egress:
+        egress.main(args.out)
+        return
 
     results: dict = {"machine": machine(), "window_s": args.seconds, "repeats": args.repeats}
     started = time.monotonic()
@@ -83,10 +87,11 @@ def main() -> None:
             for interval in (1.0, 0.1)
         }
         results["first_sample"] = userspace.first_sample(tb.rx)
+    results["egress"] = egress.measure()
     results["bench_seconds"] = round(time.monotonic() - started, 1)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / "results.md").write_text(render(results))
-    print(render(results))
+    (args.out / "results.md").write_text(render(results) + egress.render(results["egress"]))
+    print(render(results) + egress.render(results["egress"]))
 
 
 if __name__ == "__main__":

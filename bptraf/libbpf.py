@@ -189,12 +189,17 @@ def test_run_xdp(
     return opts.retval, opts.duration
 
 
-def test_run_skb(prog_fd: int, frame: bytes, repeat: int) -> tuple[int, int]:
-    """BPF_PROG_TEST_RUN a tc (SCHED_CLS) program on `frame`: (return value, average ns per run)."""
+def test_run_skb(prog_fd: int, frame: bytes, repeat: int, ctx: bytes = b"") -> tuple[int, int]:
+    """BPF_PROG_TEST_RUN a tc (SCHED_CLS) program on `frame`, with `ctx` as the leading bytes of its
+    struct __sk_buff (the kernel takes gso_segs, gso_size, wire_len and a few more from it):
+    (return value, average ns per run)."""
     buf = ctypes.create_string_buffer(frame, len(frame))
     out = ctypes.create_string_buffer(len(frame) + 256)
     opts = _TestRunOpts(sz=ctypes.sizeof(_TestRunOpts), data_in=ctypes.addressof(buf), data_size_in=len(frame),
                         data_out=ctypes.addressof(out), data_size_out=len(out), repeat=repeat)  # fmt: skip
+    if ctx:
+        ctx_buf = ctypes.create_string_buffer(ctx, len(ctx))
+        opts.ctx_in, opts.ctx_size_in = ctypes.addressof(ctx_buf), len(ctx)
     _check(lib().bpf_prog_test_run_opts(prog_fd, ctypes.byref(opts)), "test run")
     return ctypes.c_int32(opts.retval).value, opts.duration
 

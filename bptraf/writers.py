@@ -30,12 +30,13 @@ def flow_line(r: FlowRate) -> str:
 
 
 def tx_lines(a: Attachment, r: Rates) -> list[str]:
-    """What was sent, after the received block: `TX        all: 1.20 Kpps 9.8 Mbps`, by the RX rule
-    (`all` always, other classes when they had packets); none while TX is not counted."""
+    """What was sent, after the received block: `       all TX: 1.20 Kpps 9.8 Mbps`, by the RX rule
+    (`all` always, other classes when they had packets); none while TX is not counted. The label
+    keeps its column, and ` TX:` keeps a grep for `all:` to received lines."""
     if not r.tx_packets:
         return []
     return [
-        f"TX {c.label:>10}: {rate(r.tx_pps[c.index], 'pps')} {rate(r.tx_bps[c.index], 'bps')}"
+        f"{c.label:>10} TX: {rate(r.tx_pps[c.index], 'pps')} {rate(r.tx_bps[c.index], 'bps')}"
         for c in a.counters
         if c.index == 0 or r.tx_packets[c.index]
     ]

@@ -43,9 +43,9 @@ def test_plain_adds_tx_lines_after_the_received_block():
         "       all: 1000 pps 800.0 Kbps\n"
         "      IPv4: 1000 pps 800.0 Kbps\n"
         "       UDP: 1000 pps 800.0 Kbps\n"
-        "TX        all: 2000 pps 24.00 Mbps\n"
-        "TX       IPv6: 2000 pps 24.00 Mbps\n"
-        "TX        TCP: 2000 pps 24.00 Mbps\n"
+        "       all TX: 2000 pps 24.00 Mbps\n"
+        "      IPv6 TX: 2000 pps 24.00 Mbps\n"
+        "       TCP TX: 2000 pps 24.00 Mbps\n"
         "\n"
     )
 
@@ -53,7 +53,7 @@ def test_plain_adds_tx_lines_after_the_received_block():
 def test_plain_idle_tx_shows_all_only_and_no_tx_shows_nothing():
     out = io.StringIO()
     PlainWriter(out, A)(_sample({}, {}))
-    assert out.getvalue() == "       all: 0 pps 0 bps\nTX        all: 0 pps 0 bps\n\n"
+    assert out.getvalue() == "       all: 0 pps 0 bps\n       all TX: 0 pps 0 bps\n\n"
     out = io.StringIO()
     PlainWriter(out, A)(_sample({}, None, features=Feature.NONE))
     assert out.getvalue() == "       all: 0 pps 0 bps\n\n"
