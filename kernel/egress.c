@@ -9,7 +9,8 @@
  * and its bytes are the kernel's wire_len, which __dev_queue_xmit computes
  * before the egress hook (qdisc_pkt_len_init): skb->len plus the L2-L4
  * header length once more for every segment after the first, so each
- * segment's headers are counted as the wire carries them.
+ * segment's headers are counted as the wire carries them. The size
+ * histogram gets each segment's own size.
  */
 #include "counters.h"
 #include "proto.h"
@@ -37,36 +38,52 @@ static __always_inline void gso_sizes(struct bptraf_stats *s, __u32 segs, __u64 
 	s->sizes[size_bucket(wire - (segs - 1) * full)]++;
 }
 
+/*
+ * The segments of a GSO packet whose gso_segs was left at 0 (one from an
+ * untrusted source such as a VM's tap, SKB_GSO_DODGY: the kernel counts
+ * them itself for wire_len). Its len holds the headers once and the payload:
+ * ceil(len / gso_size) overcounts by at most one, and the header length that
+ * count implies tells whether it did.
+ */
+static __always_inline __u32 dodgy_segs(__u64 len, __u64 wire, __u32 gso_size)
+{
+	__u32 segs;
+
+	if (!gso_size)
+		return 2;
+	segs = (len + gso_size - 1) / gso_size;
+	if (segs <= 2)
+		return 2;
+	return (len - (wire - len) / (segs - 1) + gso_size - 1) / gso_size == segs ? segs : segs - 1;
+}
+
 static __always_inline int count_tx(struct __sk_buff *skb, __u32 slot, const int features)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 	struct bptraf_stats *s = bptraf_tx_stats.lookup(&slot);
 	struct bptraf_eth *eth = data;
-	__u32 segs, gso_size = 0;
-	__u64 len, wire;
+	__u64 len = skb->len, wire = skb->wire_len;
+	__u32 segs = 1, gso_size = 0;
 
 	if (!s)
 		return TC_ACT_UNSPEC;
-	/* TCP keeps a segment count of 1 in non-GSO packets; gso_size says whether it is one. */
-	segs = skb->gso_segs;
-	if (segs > 1)
-		gso_size = skb->gso_size;
 	/*
-	 * Both fields are read whatever the branch, behind a compiler barrier:
-	 * clang would otherwise load once from a context offset chosen at run
-	 * time, which the verifier refuses.
+	 * Only a GSO packet of two or more segments is longer on the wire than
+	 * in the skb, so other frames never touch the shared info that gso_*
+	 * live in.
 	 */
-	len = skb->len;
-	wire = skb->wire_len;
-	asm volatile("" : "+r"(wire));
-	if (!gso_size) {
-		segs = 1;
+	if (wire > len) {
+		gso_size = skb->gso_size;
+		segs = skb->gso_segs;
+		if (segs < 2)
+			segs = dodgy_segs(len, wire, gso_size);
+	} else {
 		wire = len;
 	}
 	classify(s, slot, data, end, segs, wire, features & ~BPTRAF_SIZES_ON);
 	if (features & BPTRAF_SIZES_ON) {
-		if (gso_size)
+		if (segs > 1)
 			gso_sizes(s, segs, wire, len, gso_size);
 		else
 			s->sizes[size_bucket(wire)]++;
