@@ -43,7 +43,8 @@ static __always_inline void gso_sizes(struct bptraf_stats *s, __u32 segs, __u64 
  * untrusted source such as a VM's tap, SKB_GSO_DODGY: the kernel counts
  * them itself for wire_len). Its len holds the headers once and the payload:
  * ceil(len / gso_size) overcounts by at most one, and the header length that
- * count implies tells whether it did.
+ * count implies tells whether it did, unless the last segment is within a
+ * header length of full (then it stays one over).
  */
 static __always_inline __u32 dodgy_segs(__u64 len, __u64 wire, __u32 gso_size)
 {
