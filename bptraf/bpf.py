@@ -84,29 +84,26 @@ class BpfSource:
             self._refuse_if_taken(name, ifindex)
         check_bcc()
         check_headers()
-        # The egress programs compile in a second loader child, alongside the XDP ones.
-        tx = loader.Pending("egress", len(self._names), self._flows_max) if Feature.TX in self.features else None
+        tx = ("egress",) if Feature.TX in self.features else ()
         try:
-            self._progs, self._maps = loader.load(self._action, len(self._names), self._flows_max)
+            loaded = loader.load(self._action, len(self._names), self._flows_max, tx)
+            self._progs, self._maps = loaded[self._action]
+            if tx:
+                self._egress = tcx.Egress(*loaded["egress"], len(self._counters), len(self._sizes))
             self.attachments = tuple(self._attach(i, n, x) for i, (n, x) in enumerate(zip(self._names, ifindexes)))
-            if tx is not None:
-                pending, tx = tx, None
-                self._open_tx(pending, ifindexes)
+            if self._egress is not None:
+                self._attach_tx(self._egress, ifindexes)
         except BaseException:
-            if tx is not None:
-                tx.cancel()
             self.close()
             raise
         return self
 
-    def _open_tx(self, pending: loader.Pending, ifindexes: Sequence[int]) -> None:
-        progs, maps = pending.result()
-        self._egress = tcx.Egress(progs, maps, len(self._counters), len(self._sizes))
+    def _attach_tx(self, egress: tcx.Egress, ifindexes: Sequence[int]) -> None:
         try:
-            self._egress.attach(ifindexes, self._names, self.features, self.ncpus)
+            egress.attach(ifindexes, self._names, self.features, self.ncpus)
         except tcx.TcxMissing as exc:
             self._note(str(exc))
-            self._egress.close()
+            egress.close()
             self._egress = None
             self.features &= ~Feature.TX
             self.available &= ~Feature.TX

@@ -75,89 +75,107 @@ def bcc_version() -> str:
         return "not installed"
 
 
-def load_programs(bcc, action: str, nifaces: int, flows_max: int = FLOWS_MAX_DEFAULT):
-    """Compile kernel/count.c, drop.c or egress.c and load every feature set's entry point for every slot.
+def _compile(bcc, sources: list[str], cflags: list[str]):
+    """One bcc object from one or more kernel/ sources. Several are joined into one translation unit,
+    with #line marks so compiler messages name the right file: bcc rewrites map calls in its main file
+    only, and one compile costs little more than the biggest part, where two would cost both."""
+    kdir = kernel_dir()
+    if len(sources) == 1:
+        return bcc.BPF(src_file=str(kdir / sources[0]).encode(), cflags=cflags)
+    text = "".join(f'#line 1 "{kdir / src}"\n{(kdir / src).read_text()}\n' for src in sources)
+    return bcc.BPF(text=text.encode(), cflags=cflags)
 
-    Returns the bcc object (which owns the fds), {feature set: program fds by slot}, {role: map fd}.
+
+def load_sets(bcc, sets: tuple[str, ...], nifaces: int, flows_max: int = FLOWS_MAX_DEFAULT):
+    """Compile the sources of `sets` ("pass", "drop", "egress") as one object and load every feature
+    set's entry point for every slot.
+
+    Returns the bcc object (which owns the fds) and {set: ({feature set: program fds by slot}, {role: map fd})}.
     """
-    src, variants, maps, kind = _PROGRAMS[action]
     kdir = kernel_dir()
     cflags = [f"-I{kdir}", f"-DBPTRAF_NIFACES={int(nifaces)}", f"-DBPTRAF_FLOWS_MAX={int(flows_max)}"]
+    sources = [_PROGRAMS[s][0] for s in sets]
     try:
-        bpf = bcc.BPF(src_file=str(kdir / src).encode(), cflags=cflags)
+        bpf = _compile(bcc, sources, cflags)
     except Exception as exc:  # bcc raises bare Exception; its compiler output is already on stderr
-        raise BptrafError(f"could not compile {src} with bcc: {exc}") from None
-    try:
-        fds = {
-            features: [bpf.load_func(f"{prefix}{slot}".encode(), getattr(bcc.BPF, kind)).fd for slot in range(nifaces)]
-            for features, prefix in variants.items()
-        }
-    except Exception as exc:
-        bpf.cleanup()
-        raise BptrafError(f"the kernel refused the {'XDP' if kind == 'XDP' else 'tc egress'} program: {exc}") from None
-    return bpf, fds, {role: bpf.get_table(name).map_fd for role, name in maps.items()}
-
-
-class Pending:
-    """A loader child at work: compiling in the background until result() collects its fds."""
-
-    def __init__(self, action: str, nifaces: int, flows_max: int) -> None:
-        self.action, self.nifaces = action, nifaces
-        self.parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        raise BptrafError(f"could not compile {' and '.join(sources)} with bcc: {exc}") from None
+    out = {}
+    for s in sets:
+        _src, variants, maps, kind = _PROGRAMS[s]
         try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bptraf.loader", action, str(nifaces), str(flows_max), str(child.fileno())],
+            fds = {
+                features: [
+                    bpf.load_func(f"{prefix}{slot}".encode(), getattr(bcc.BPF, kind)).fd for slot in range(nifaces)
+                ]
+                for features, prefix in variants.items()
+            }
+        except Exception as exc:
+            bpf.cleanup()
+            raise BptrafError(
+                f"the kernel refused the {'XDP' if kind == 'XDP' else 'tc egress'} program: {exc}"
+            ) from None
+        out[s] = (fds, {role: bpf.get_table(name.encode()).map_fd for role, name in maps.items()})
+    return bpf, out
+
+
+def load_programs(bcc, action: str, nifaces: int, flows_max: int = FLOWS_MAX_DEFAULT):
+    """load_sets() for one set: the bcc object, {feature set: program fds by slot}, {role: map fd}."""
+    bpf, out = load_sets(bcc, (action,), nifaces, flows_max)
+    return bpf, *out[action]
+
+
+Loaded = dict[str, tuple[dict[Feature, list[int]], dict[str, int]]]
+
+
+def load(action: str, nifaces: int, flows_max: int, also: tuple[str, ...] = ()) -> Loaded:
+    """{set: ({feature set: program fds by slot}, {role: map fd})} for `action` and the sets in `also`
+    (such as "egress"), compiled together in a child; the fds are the caller's from now on."""
+    sets = (action, *also)
+    counts = [(nifaces * len(VARIANTS[s]), len(MAP_ROLES[s])) for s in sets]
+    nfds = sum(p + m for p, m in counts)
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    with parent:
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bptraf.loader", str(nifaces), str(flows_max), str(child.fileno()), *sets],
                 pass_fds=(child.fileno(),),
                 stdin=subprocess.DEVNULL,
             )
-        except BaseException:
-            self.parent.close()
-            raise
         finally:
             child.close()
-
-    def result(self) -> tuple[dict[Feature, list[int]], dict[str, int]]:
-        """({feature set: program fds by slot}, {role: map fd}), owned by the caller from now on."""
-        roles, variants, nifaces = MAP_ROLES[self.action], VARIANTS[self.action], self.nifaces
-        nprogs = nifaces * len(variants)
-        nfds = nprogs + len(roles)
-        with self.parent:
-            self.parent.settimeout(_TIMEOUT_S)
-            try:
-                msg, fds, _flags, _addr = socket.recv_fds(self.parent, 65536, nfds)
-            except (socket.timeout, OSError) as exc:
-                self.proc.kill()
-                raise BptrafError(f"the program loader did not answer: {exc}") from None
-            finally:
-                self.proc.wait()
-        reply = json.loads(msg or b'{"error": "the program loader exited without a word"}')
-        if "error" in reply or len(fds) != nfds:
-            for fd in fds:
-                os.close(fd)
-            raise BptrafError(reply.get("error") or f"the program loader sent {len(fds)} fds, not {nfds}")
-        progs = {v: fds[i * nifaces : (i + 1) * nifaces] for i, v in enumerate(variants)}
-        return progs, dict(zip(roles, fds[nprogs:]))
-
-    def cancel(self) -> None:
-        """Stop the child and drop whatever it would have sent."""
-        self.proc.kill()
-        self.proc.wait()
-        self.parent.close()
+        parent.settimeout(_TIMEOUT_S)
+        try:
+            msg, fds, _flags, _addr = socket.recv_fds(parent, 65536, nfds)
+        except (socket.timeout, OSError) as exc:
+            proc.kill()
+            raise BptrafError(f"the program loader did not answer: {exc}") from None
+        finally:
+            proc.wait()
+    reply = json.loads(msg or b'{"error": "the program loader exited without a word"}')
+    if "error" in reply or len(fds) != nfds:
+        for fd in fds:
+            os.close(fd)
+        raise BptrafError(reply.get("error") or f"the program loader sent {len(fds)} fds, not {nfds}")
+    out: Loaded = {}
+    for s, (nprogs, _nmaps) in zip(sets, counts):
+        progs = {v: fds[i * nifaces : (i + 1) * nifaces] for i, v in enumerate(VARIANTS[s])}
+        maps = dict(zip(MAP_ROLES[s], fds[nprogs : nprogs + len(MAP_ROLES[s])]))
+        out[s] = (progs, maps)
+        fds = fds[nprogs + len(MAP_ROLES[s]) :]
+    return out
 
 
-def load(action: str, nifaces: int, flows_max: int) -> tuple[dict[Feature, list[int]], dict[str, int]]:
-    """({feature set: program fds by slot}, {role: map fd}), owned by the caller from now on."""
-    return Pending(action, nifaces, flows_max).result()
-
-
-def _child(action: str, nifaces: int, flows_max: int, sock_fd: int) -> int:
+def _child(nifaces: int, flows_max: int, sock_fd: int, sets: tuple[str, ...]) -> int:
     with socket.socket(fileno=sock_fd) as sock:
         try:
-            bpf, prog_fds, maps = load_programs(import_bcc(), action, nifaces, flows_max)
+            bpf, loaded = load_sets(import_bcc(), sets, nifaces, flows_max)
         except BptrafError as exc:
             sock.send(json.dumps({"error": str(exc)}).encode())
             return 1
-        fds = [fd for v in VARIANTS[action] for fd in prog_fds[v]] + [maps[role] for role in MAP_ROLES[action]]
+        fds = []
+        for s in sets:
+            progs, maps = loaded[s]
+            fds += [fd for v in VARIANTS[s] for fd in progs[v]] + [maps[role] for role in MAP_ROLES[s]]
         socket.send_fds(sock, [json.dumps({"ok": True}).encode()], fds)
         bpf.cleanup()  # closes this process's copies only; the parent's keep everything alive
     return 0
@@ -165,6 +183,6 @@ def _child(action: str, nifaces: int, flows_max: int, sock_fd: int) -> int:
 
 if __name__ == "__main__":
     try:
-        raise SystemExit(_child(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])))
+        raise SystemExit(_child(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), tuple(sys.argv[4:])))
     except KeyboardInterrupt:
         raise SystemExit(130) from None

@@ -19,12 +19,18 @@
 
 BPF_PERCPU_ARRAY(bptraf_tx_stats, struct bptraf_stats, BPTRAF_NIFACES);
 
-/* Egress frames are not keyed into flows: no entry point here sets BPTRAF_FLOWS_ON. */
+/*
+ * Egress frames are not keyed into flows: no entry point here sets
+ * BPTRAF_FLOWS_ON. Built after count.c in one unit (bptraf/loader.py), the
+ * parser and its track_flow are there already.
+ */
+#ifndef BPTRAF_PARSE_H
 static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end, int v6, int proto, __u64 len)
 {
 }
 
 #include "parse.h"
+#endif
 
 /*
  * A GSO packet's segments by size: all but the last carry gso_size bytes of
@@ -100,6 +106,7 @@ static __always_inline int count_tx(struct __sk_buff *skb, __u32 slot, const int
 }
 
 /* Entry points by feature set; bptraf/loader.py's _PROGRAMS names the same two. */
+#undef BPTRAF_PROG
 #define BPTRAF_PROG(n) \
 	int bptraf_egress_##n(struct __sk_buff *skb) { return count_tx(skb, n, 0); } \
 	int bptraf_egress_sizes_##n(struct __sk_buff *skb) { return count_tx(skb, n, BPTRAF_SIZES_ON); }

@@ -7,17 +7,17 @@ import ctypes
 import errno
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 from frames import mix
-from netlab import HERE, HOST_ADDR, VethLab, sh
+from netlab import HERE, sh
 from runner import ROOT, Bptraf, records, totals, wait_for
 
 from bptraf import libbpf
@@ -120,73 +120,106 @@ def test_no_tx_counts_nothing_sent(lab):
     assert code == 0, err
 
 
-def _snmp_tcp(lab: VethLab) -> dict[str, int]:
+class NsPair:
+    """Two namespaces of the test's own joined by a veth, sender `a` (198.18.0.5) and receiver `b`
+    (198.18.0.6): no address in this namespace, so parallel runs cannot collide."""
+
+    def __init__(self) -> None:
+        tag = secrets.token_hex(3)
+        self.a, self.b, self.ia, self.ib = f"bptraf-txa-{tag}", f"bptraf-txb-{tag}", f"bta{tag}", f"btb{tag}"
+        try:
+            sh("ip", "netns", "add", self.a)
+            sh("ip", "netns", "add", self.b)
+            sh("ip", "link", "add", self.ia, "netns", self.a, "type", "veth", "peer", "name", self.ib, "netns", self.b)
+            for ns, dev, addr in ((self.a, self.ia, "198.18.0.5"), (self.b, self.ib, "198.18.0.6")):
+                self.run(ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.disable_ipv6=1")
+                sh("ip", "-n", ns, "addr", "add", f"{addr}/30", "dev", dev)
+                sh("ip", "-n", ns, "link", "set", dev, "up")
+        except BaseException:
+            self.destroy()
+            raise
+
+    def run(self, ns: str, *cmd: str) -> str:
+        return sh("ip", "netns", "exec", ns, *cmd).stdout
+
+    def destroy(self) -> None:
+        sh("ip", "netns", "del", self.a, check=False)
+        sh("ip", "netns", "del", self.b, check=False)
+
+
+@pytest.fixture
+def ns_pair():
+    pair = NsPair()
+    yield pair
+    pair.destroy()
+
+
+def _snmp_tcp(pair: NsPair) -> dict[str, int]:
     """The sender's namespace's TCP counters (/proc/net/snmp), its TCP traffic alone."""
-    names, values = (line.split()[1:] for line in lab.in_ns("cat", "/proc/net/snmp").stdout.splitlines()
+    names, values = (line.split()[1:] for line in pair.run(pair.a, "cat", "/proc/net/snmp").splitlines()
                      if line.startswith("Tcp:"))  # fmt: skip
     return dict(zip(names, map(int, values)))
 
 
-def _veth_tx_packets(lab: VethLab) -> int:
-    return int(lab.in_ns("cat", f"/sys/class/net/{lab.peer}/statistics/tx_packets").stdout)
+def _veth_tx_packets(pair: NsPair) -> int:
+    return int(pair.run(pair.a, "cat", f"/sys/class/net/{pair.ia}/statistics/tx_packets"))
 
 
-class _Sink(threading.Thread):
-    """A TCP receiver on the host end: accepts one connection and reads it to the end."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.sock = socket.create_server((HOST_ADDR, 0))
-        self.sock.settimeout(30)
-        self.port = self.sock.getsockname()[1]
-        self.got = 0
-
-    def run(self) -> None:
-        conn, _ = self.sock.accept()
-        with conn:
-            conn.settimeout(30)
-            while chunk := conn.recv(1 << 16):
-                self.got += len(chunk)
-
+SINK = """
+import socket
+with socket.create_server(("198.18.0.6", 0)) as srv:
+    srv.settimeout(30)
+    print(srv.getsockname()[1], flush=True)
+    conn, _ = srv.accept()
+    got = 0
+    with conn:
+        conn.settimeout(30)
+        while chunk := conn.recv(1 << 16):
+            got += len(chunk)
+    print(got, flush=True)
+"""
 
 SENDER = """
 import socket, sys
-with socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30) as s:
-    s.sendall(bytes(int(sys.argv[3])))
+with socket.create_connection(("198.18.0.6", int(sys.argv[1])), timeout=30) as s:
+    s.sendall(bytes(int(sys.argv[2])))
     s.shutdown(socket.SHUT_WR)
     s.recv(1)
 """
 
 
-def test_tso_bulk_transfer_counts_wire_segments(addressed_lab):
-    """The namespace end sends with TSO on; bptraf watches it there, where TcpOutSegs is the sender's alone."""
-    lab = addressed_lab
-    lab.in_ns("ethtool", "-K", lab.peer, "tso", "on", "gso", "on")
+def test_tso_bulk_transfer_counts_wire_segments(ns_pair):
+    """The sender's end has TSO on; bptraf watches it in the sender's namespace, whose TcpOutSegs
+    counts the sender's segments alone."""
+    pair = ns_pair
+    pair.run(pair.a, "ethtool", "-K", pair.ia, "tso", "on", "gso", "on")
     payload = 40 << 20
-    sink = _Sink()
-    sink.start()
-    cmd = ["ip", "netns", "exec", lab.ns, sys.executable, "-m", "bptraf", lab.peer, "--json", "-i", "0.2"]
+    cmd = ["ip", "netns", "exec", pair.a, sys.executable, "-m", "bptraf", pair.ia, "--json", "-i", "0.2"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)  # fmt: skip
     bp = Bptraf.__new__(Bptraf)
     bp.args, bp.proc, bp.lines = tuple(cmd), proc, []
+    sink = subprocess.Popen(["ip", "netns", "exec", pair.b, sys.executable, "-c", SINK], stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
     try:
+        port = sink.stdout.readline().strip()
         bp.wait_ready()
-        snmp0, skbs0 = _snmp_tcp(lab), _veth_tx_packets(lab)
-        lab.in_ns(sys.executable, "-c", SENDER, HOST_ADDR, str(sink.port), str(payload))
-        sink.join(30)
-        snmp, skbs = _snmp_tcp(lab), _veth_tx_packets(lab) - skbs0
+        snmp0, skbs0 = _snmp_tcp(pair), _veth_tx_packets(pair)
+        pair.run(pair.a, sys.executable, "-c", SENDER, port, str(payload))
+        got = int(sink.communicate(timeout=30)[0])
+        snmp, skbs = _snmp_tcp(pair), _veth_tx_packets(pair) - skbs0
         # OutSegs leaves retransmissions out (RetransSegs has them); the wire carries both.
         out_segs, retrans = snmp["OutSegs"] - snmp0["OutSegs"], snmp["RetransSegs"] - snmp0["RetransSegs"]
         segs = out_segs + retrans
-        tx_until(bp, lab.peer, "tcp", segs)
+        tx_until(bp, pair.ia, "tcp", segs)
         code, out, err = bp.stop()
     finally:
         bp.__exit__()
-        sink.sock.close()
+        sink.kill()
+        sink.wait()
     assert code == 0, err
-    assert sink.got == payload
-    tcp_packets, tcp_bytes = tx_totals(out, lab.peer)["tcp"]
+    assert got == payload
+    tcp_packets, tcp_bytes = tx_totals(out, pair.ia)["tcp"]
     assert abs(tcp_packets - segs) <= 0.005 * segs, (tcp_packets, segs)
     assert skbs * 4 < segs, "no GSO packets left the sender: the test would not test segment counting"
     # Every segment on the wire carries 14 + 20 + 32 bytes of Ethernet, IPv4 and TCP (timestamps) headers;
