@@ -16,7 +16,7 @@ from bptraf import libbpf
 from bptraf.errors import BptrafError
 from bptraf.source import Feature
 
-NO_TCX = "counting what is sent, by protocol, needs Linux 6.6+ (tcx); counting what arrives only"
+NO_TCX = "TX per protocol needs Linux 6.6+ (tcx egress links); counting RX only"
 
 
 class TcxMissing(BptrafError):
@@ -29,7 +29,8 @@ def variant(features: Feature) -> Feature:
 
 
 class Egress:
-    """The egress programs and their map, attached to the interfaces at `ifindexes` (slot = index)."""
+    """The egress programs (by feature set, one per slot) and their map; attach() hangs them on the
+    watched interfaces, slot i on the i-th."""
 
     def __init__(self, progs: dict[Feature, list[int]], maps: dict[str, int], ncounters: int, nsizes: int) -> None:
         self._progs = progs
