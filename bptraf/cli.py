@@ -26,6 +26,7 @@ examples:
   bptraf eth0 | tee log       plain text lines (the TUI is only for terminals)
   bptraf eth0 --flows --top 5 who is sending: the five biggest flows after each interval
   bptraf eth0 --json --sizes  JSON with a frame-size histogram per interval
+  bptraf eth0 -q --listen 127.0.0.1:9747   Prometheus metrics only, on this host only
 """
 
 
@@ -99,7 +100,28 @@ def parser() -> argparse.ArgumentParser:
     out.add_argument("--plain", action="store_true", help="classic text lines, even on a terminal")
     out.add_argument("--json", action="store_true", help="one JSON object per interface per interval")
     p.add_argument("-V", "--version", action="store_true", help="show bptraf, bcc, libbpf and kernel versions")
+    _exporter_options(p)
     return p
+
+
+def _exporter_options(p: argparse.ArgumentParser) -> None:
+    from bptraf.exporter import DEFAULT_PORT
+
+    g = p.add_argument_group("Prometheus exporter")
+    g.add_argument(
+        "--listen",
+        nargs="?",
+        const=str(DEFAULT_PORT),
+        metavar="[ADDR:]PORT",
+        help=f"serve /metrics on PORT, every address unless ADDR is given (default port {DEFAULT_PORT})",
+    )
+    g.add_argument("-q", "--quiet", action="store_true", help="no output: run the exporter alone, as a service")
+    g.add_argument(
+        "--metrics-flows",
+        type=_bounded(int, 1, 1000, "a whole number"),
+        metavar="N",
+        help="also export the top N flows by rate (one series per flow: mind the cardinality)",
+    )
 
 
 def versions() -> str:
@@ -159,7 +181,49 @@ def _run_lines(source, args) -> None:
 
 
 def _wants_tui(args) -> bool:
-    return not (args.plain or args.json) and sys.stdout.isatty() and sys.stdin.isatty()
+    return not (args.plain or args.json or args.quiet) and sys.stdout.isatty() and sys.stdin.isatty()
+
+
+def _bind_exporter(args):
+    """Check the exporter's options and bind its port, before anything is attached; None without --listen."""
+    if args.listen is None:
+        for flag, given in (("-q", args.quiet), ("--metrics-flows", args.metrics_flows)):
+            if given:
+                raise UsageError(f"{flag} needs --listen [ADDR:]PORT")
+        return None
+    if args.quiet and (args.plain or args.json):
+        raise UsageError("-q prints nothing: it cannot be combined with --plain or --json")
+    if args.metrics_flows and args.drop:
+        raise UsageError("-d counts totals only: it cannot be combined with --metrics-flows")
+    from bptraf.exporter import Exporter, parse_listen
+
+    return Exporter(parse_listen(args.listen))
+
+
+def _serve(exporter, source, args):
+    """Start serving; the source is shared with the scrape thread from now on."""
+    if exporter is None:
+        return source
+    from bptraf.exporter import xdp_program_id
+    from bptraf.exporter.shared import Shared
+
+    shared = Shared(source)
+    exporter.start(shared, xdp_program_id, args.metrics_flows or 0)
+    note(f"serving Prometheus metrics at {exporter.url}")
+    return shared
+
+
+def _run_quiet(source, args) -> None:
+    """-q: the exporter alone. Wait for a stop signal (or -c intervals), watching the interfaces."""
+    from bptraf.sampler import Sampler, Wait
+
+    sampler = Sampler(source)
+    done = 0
+    while args.count is None or done < args.count:
+        if _signal_wait(args.interval) is Wait.STOP:
+            return
+        done += 1
+        sampler.check()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -171,12 +235,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     # interrupted half-way; the TUI installs its own handlers on its event loop instead.
     tui = _wants_tui(args)
     mask = None if tui else signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    source = None
+    source = exporter = None
     try:
         features = Feature.NONE
         for name in ("sizes", "flows"):
             if getattr(args, name):
                 features |= Feature[name.upper()]
+        exporter = _bind_exporter(args)
+        if args.metrics_flows:
+            features |= Feature.FLOWS
         action = "drop" if args.drop else "pass"
         if args.drop and args.no_tx:
             raise UsageError("-d never counts what is sent: --no-tx would change nothing")
@@ -198,7 +265,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.drop:
             warn_drop(names)
         source.open()
-        if tui:
+        source = _serve(exporter, source, args)
+        if args.quiet:
+            _run_quiet(source, args)
+        elif tui:
             from bptraf.tui.app import run_tui
 
             run_tui(source, args.interval, args.count, args.top, args.resolve)
@@ -215,6 +285,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return EXIT_OK
     finally:
+        if exporter is not None:
+            exporter.stop()  # first: no scrape may read the maps once they are closed
         if source is not None:
             source.close()
         if mask is not None:

@@ -28,6 +28,12 @@ if [ "$EXTRAS" = test ]; then
     command -v iperf3 >/dev/null || want+=(iperf3)
     command -v bpftool >/dev/null || [ -x /usr/sbin/bpftool ] || want+=(bpftool)
 fi
+# The exporter's end-to-end test runs a real Prometheus server (and promtool lints a scrape).
+new_prometheus=""
+if [ "$EXTRAS" = test ] && ! command -v prometheus >/dev/null; then
+    want+=(prometheus)
+    new_prometheus=1
+fi
 headers=""
 if [ ! -e "/lib/modules/$release/build" ] && [ ! -e /sys/kernel/kheaders.tar.xz ]; then
     [ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*Packages' -print -quit 2>/dev/null)" ] || apt-get update -q
@@ -42,6 +48,10 @@ if [ ${#want[@]} -gt 0 ]; then
     say "installing ${want[*]}"
     apt-get update -q
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${want[@]}"
+fi
+if [ -n "$new_prometheus" ] && [ -d /run/systemd/system ]; then
+    # The package starts a server on :9090; the tests start their own, so leave none running.
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
 fi
 
 if [ ! -e "/lib/modules/$release/build" ] && [ ! -e /sys/kernel/kheaders.tar.xz ]; then

@@ -35,7 +35,14 @@ class FakeSource:
         cpu_p = tuple(pk[0] // self.ncpus + (pk[0] % self.ncpus if i == 0 else 0) for i in range(self.ncpus))
         cpu_b = tuple(by[0] // self.ncpus + (by[0] % self.ncpus if i == 0 else 0) for i in range(self.ncpus))
         sizes = tuple(totals.get("sizes", (0,) * len(a.sizes)))
-        return Snapshot(ts, pk, by, cpu_p, cpu_b, sizes)
+        # What the host sent, under "tx" as {counter: (packets, bytes)}, and "tx_sizes"; absent: not counted.
+        tx = totals.get("tx")
+        if tx is None:
+            return Snapshot(ts, pk, by, cpu_p, cpu_b, sizes)
+        tx_pk = tuple(tx.get(c.name, (0, 0))[0] for c in a.counters)
+        tx_by = tuple(tx.get(c.name, (0, 0))[1] for c in a.counters)
+        tx_sizes = tuple(totals.get("tx_sizes", (0,) * len(a.sizes)))
+        return Snapshot(ts, pk, by, cpu_p, cpu_b, sizes, tx_pk, tx_by, tx_sizes)
 
     def zero(self) -> tuple[Snapshot, ...]:
         return tuple(Snapshot.zero(0, len(a.counters), self.ncpus, len(a.sizes)) for a in self.attachments)
