@@ -112,10 +112,12 @@ def test_every_kind_sent_is_counted_exactly(lab):
     assert summed == sizes
 
 
-def test_no_tx_counts_nothing_sent(lab):
-    with Bptraf(lab.host, "--json", "-i", "0.2", "--no-tx") as bp:
+@pytest.mark.parametrize("flag", ["--no-tx", "-d"])
+def test_no_tx_and_drop_count_nothing_sent(lab, flag):
+    with Bptraf(lab.host, "--json", "-i", "0.2", flag) as bp:
         first = bp.wait_ready()
         assert "tx" not in first and not tcx_links(bp.proc.pid)
+        assert tcx_egress_ids(ifindex(lab.host)) == []
         code, _out, err = bp.stop()
     assert code == 0, err
 
