@@ -147,7 +147,7 @@ def _bptraf(pair: _Pair, *extra: str) -> subprocess.Popen:
     return proc
 
 
-def throughput(pairs: int = 7, seconds: float = 4.0) -> dict:
+def throughput(pairs: int = 11, seconds: float = 3.0) -> dict:
     """iperf3 bits/s per arm: interleaved pairs (order alternating), median and spread."""
     arms = {"bptraf --no-tx": ("--no-tx",), "bptraf (TX on)": ()}
     runs: dict[str, list[float]] = {"nothing attached": [], **{a: [] for a in arms}}
