@@ -182,7 +182,8 @@ class BpfSource:
         rx = features & ~Feature.TX
         if rx not in self._progs or features & ~self.available:
             raise BptrafError(f"{self._action} mode cannot count {', '.join(features.names())}")
-        self._set_tx(features)
+        if self._egress is not None:
+            self._egress.switch(self.features, features, [a.ifindex for a in self.attachments], self._names, self.ncpus)
         for slot, hook in enumerate(self._hooks):
             new = self._progs[rx][slot]
             if hook.link_fd >= 0:
@@ -195,17 +196,6 @@ class BpfSource:
         if dropped_flows:  # nothing adds to the table now: empty it rather than let it age
             for key, _value in self._dump_flows():
                 libbpf.map_delete(self._maps["flows"], key)
-
-    def _set_tx(self, features: Feature) -> None:
-        """Attach, swap or detach the egress programs; TX counts from zero each time it is switched on."""
-        if self._egress is None:
-            return
-        if Feature.TX not in features:
-            self._egress.detach()
-        elif not self._egress.attached:
-            self._egress.attach([a.ifindex for a in self.attachments], self._names, features, self.ncpus)
-        elif tcx.variant(features) != tcx.variant(self.features):
-            self._egress.swap(features)
 
     def _dump_flows(self) -> list[tuple[bytes, bytes]]:
         return libbpf.map_dump(self._maps["flows"], flows.KEY.size, flows.VALUE.size * self.ncpus, self._flows_max)
