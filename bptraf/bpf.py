@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bptraf import flows, libbpf, loader, netif, tcx
+from bptraf import flows, libbpf, limits, loader, netif, tcx
 from bptraf.counters import for_action, max_ifaces, size_labels
-from bptraf.errors import BptrafError
+from bptraf.errors import BptrafError, InterfaceGone, UsageError
 from bptraf.loader import FLOWS_MAX_DEFAULT, VARIANTS, check_bcc
 from bptraf.model import Attachment, Snapshot
 from bptraf.source import Feature, available, check
@@ -49,9 +49,11 @@ class BpfSource:
         flows_max: int = FLOWS_MAX_DEFAULT,
         flows_idle_s: float = 60.0,
         features: Feature = Feature.NONE,
+        interrupted: Callable[[], bool] = lambda: False,
     ) -> None:
         if not 1 <= len(ifaces) <= max_ifaces():
-            raise BptrafError(f"bptraf watches 1 to {max_ifaces()} interfaces at once")
+            raise UsageError(f"at most {max_ifaces()} interfaces at once, not {len(ifaces)}")
+        self._interrupted = interrupted  # polled while the loader compiles: a stop never waits on it
         self._names = list(ifaces)
         self._action = action
         self._mode = mode
@@ -85,8 +87,9 @@ class BpfSource:
         check_bcc()
         check_headers()
         tx = ("egress",) if Feature.TX in self.features else ()
+        limits.ensure_open_files(loader.open_files_needed(self._action, len(self._names), tx))
         try:
-            loaded = loader.load(self._action, len(self._names), self._flows_max, tx)
+            loaded = loader.load(self._action, len(self._names), self._flows_max, self._interrupted, tx)
             self._progs, self._maps = loaded[self._action]
             if tx:
                 self._egress = tcx.Egress(*loaded["egress"], len(self._counters), len(self._sizes))
@@ -125,14 +128,16 @@ class BpfSource:
                 self._hooks.append(_Hook(fd, ifindex, mode, link_fd=libbpf.link_create_xdp(fd, ifindex, mode)))
                 return Attachment(name, ifindex, mode, self._action, self._counters, sizes=self._sizes)
             except OSError as exc:
-                if exc.errno == errno.EOPNOTSUPP and mode != modes[-1]:
-                    self._note(f"{name}: no native XDP in this driver; using generic mode")
-                    continue
+                if not netif.still_there(name, ifindex):
+                    raise InterfaceGone(netif.fate(name, ifindex, detached=True)) from None
                 if exc.errno in (errno.EBUSY, errno.EEXIST):
                     self._refuse_if_taken(name, ifindex)
-                if exc.errno == errno.EINVAL:
+                if exc.errno == errno.EINVAL and not _has_xdp_links():
                     return self._attach_netlink(fd, name, ifindex, mode)
-                raise BptrafError(f"{name}: cannot attach XDP in {mode} mode: {exc.strerror}") from None
+                if mode != modes[-1]:  # auto: a driver that refuses native XDP may still run it generic
+                    self._note(f"{name}: native XDP refused ({_why(exc)}); using generic mode")
+                    continue
+                raise BptrafError(f"{name}: cannot attach XDP in {mode} mode: {_why(exc)}{_flag_hint(mode)}") from None
         raise AssertionError("unreachable")
 
     def _attach_netlink(self, fd: int, name: str, ifindex: int, mode: str) -> Attachment:
@@ -177,7 +182,8 @@ class BpfSource:
         rx = features & ~Feature.TX
         if rx not in self._progs or features & ~self.available:
             raise BptrafError(f"{self._action} mode cannot count {', '.join(features.names())}")
-        self._set_tx(features)
+        if self._egress is not None:
+            self._egress.switch(self.features, features, [a.ifindex for a in self.attachments], self._names, self.ncpus)
         for slot, hook in enumerate(self._hooks):
             new = self._progs[rx][slot]
             if hook.link_fd >= 0:
@@ -190,17 +196,6 @@ class BpfSource:
         if dropped_flows:  # nothing adds to the table now: empty it rather than let it age
             for key, _value in self._dump_flows():
                 libbpf.map_delete(self._maps["flows"], key)
-
-    def _set_tx(self, features: Feature) -> None:
-        """Attach, swap or detach the egress programs; TX counts from zero each time it is switched on."""
-        if self._egress is None:
-            return
-        if Feature.TX not in features:
-            self._egress.detach()
-        elif not self._egress.attached:
-            self._egress.attach([a.ifindex for a in self.attachments], self._names, features, self.ncpus)
-        elif tcx.variant(features) != tcx.variant(self.features):
-            self._egress.swap(features)
 
     def _dump_flows(self) -> list[tuple[bytes, bytes]]:
         return libbpf.map_dump(self._maps["flows"], flows.KEY.size, flows.VALUE.size * self.ncpus, self._flows_max)
@@ -219,8 +214,14 @@ class BpfSource:
         return live
 
     def gone(self) -> tuple[str, ...]:
-        """Watched interfaces that no longer exist (the kernel detached their programs)."""
-        return tuple(a.iface for a in self.attachments if not netif.still_there(a.iface, a.ifindex))
+        """What became of each watched interface that is no longer there as attached, in words."""
+        out = []
+        for a, hook in zip(self.attachments, self._hooks):
+            if netif.still_there(a.iface, a.ifindex):
+                continue
+            detached = hook.link_fd >= 0 and _link_ifindex(hook.link_fd) == 0
+            out.append(netif.fate(a.iface, a.ifindex, detached))
+        return tuple(out)
 
     # -- tear-down ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -249,6 +250,37 @@ class BpfSource:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _why(exc: OSError) -> str:
+    """strerror, with what the errno means for an XDP attach where that is known."""
+    known = {
+        errno.ERANGE: "the MTU, or a veth peer's MTU, is too large for native XDP",
+        errno.EOPNOTSUPP: "no native XDP in this driver",
+        errno.ENOMEM: "out of memory",
+    }
+    text = os.strerror(exc.errno) if exc.errno else str(exc)
+    return f"{text}: {known[exc.errno]}" if exc.errno in known else text
+
+
+def _flag_hint(mode: str) -> str:
+    return "; --mode generic works on any interface" if mode == "native" else ""
+
+
+def _has_xdp_links() -> bool:
+    """XDP links came with Linux 5.9; before that link_create says EINVAL."""
+    try:
+        major, minor = (int(x) for x in platform.release().split(".")[:2])
+    except ValueError:
+        return True
+    return (major, minor) >= (5, 9)
+
+
+def _link_ifindex(link_fd: int) -> int:
+    try:
+        return libbpf.link_ifindex(link_fd)
+    except OSError:
+        return -1
 
 
 def _built(action: str) -> Feature:

@@ -244,3 +244,19 @@ def map_delete(map_fd: int, key: bytes) -> None:
     ret = lib().bpf_map_delete_elem(map_fd, buf)
     if ret < 0 and -ret != errno.ENOENT:
         _check(ret, "map delete")
+
+
+class _XdpLinkInfo(ctypes.Structure):
+    # struct bpf_link_info up to the xdp member of its union (which is 8-byte aligned, at offset 16).
+    _fields_ = [("type", ctypes.c_uint32), ("id", ctypes.c_uint32), ("prog_id", ctypes.c_uint32),
+                ("_pad", ctypes.c_uint32), ("ifindex", ctypes.c_uint32), ("_rest", ctypes.c_uint8 * 44)]  # fmt: skip
+
+
+def link_ifindex(link_fd: int) -> int:
+    """The ifindex an XDP link is attached to; 0 once the kernel detached it (its interface was deleted)."""
+    so = lib()
+    so.bpf_obj_get_info_by_fd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]
+    info = _XdpLinkInfo()
+    size = ctypes.c_uint32(ctypes.sizeof(info))
+    _check(so.bpf_obj_get_info_by_fd(link_fd, ctypes.byref(info), ctypes.byref(size)), "link info")
+    return info.ifindex

@@ -59,6 +59,15 @@ class Egress:
             self.detach()
             raise
 
+    def switch(self, old: Feature, new: Feature, ifindexes: Sequence[int], names: Sequence[str], ncpus: int) -> None:
+        """Follow a change of feature set: attach, swap or detach; TX counts from zero each time it comes on."""
+        if Feature.TX not in new:
+            self.detach()
+        elif not self.attached:
+            self.attach(ifindexes, names, new, ncpus)
+        elif variant(new) != variant(old):
+            self.swap(new)
+
     def swap(self, features: Feature) -> None:
         """Put the program built for `features` behind every link; counting never stops."""
         for slot, link in enumerate(self._links):
