@@ -85,17 +85,6 @@ def bcc_version() -> str:
         return "not installed"
 
 
-def _compile(bcc, sources: list[str], cflags: list[str]):
-    """One bcc object from one or more kernel/ sources. Several are joined into one translation unit,
-    with #line marks so compiler messages name the right file: bcc rewrites map calls in its main file
-    only, and one compile costs little more than the biggest part, where two would cost both."""
-    kdir = kernel_dir()
-    if len(sources) == 1:
-        return bcc.BPF(src_file=str(kdir / sources[0]).encode(), cflags=cflags)
-    text = "".join(f'#line 1 "{kdir / src}"\n{(kdir / src).read_text()}\n' for src in sources)
-    return bcc.BPF(text=text.encode(), cflags=cflags)
-
-
 def load_sets(bcc, sets: tuple[str, ...], nifaces: int, flows_max: int = FLOWS_MAX_DEFAULT):
     """Compile the sources of `sets` ("pass", "drop", "egress") as one object and load every feature
     set's entry point for every slot.
@@ -105,21 +94,20 @@ def load_sets(bcc, sets: tuple[str, ...], nifaces: int, flows_max: int = FLOWS_M
     kdir = kernel_dir()
     cflags = [f"-I{kdir}", f"-DBPTRAF_NIFACES={int(nifaces)}", f"-DBPTRAF_FLOWS_MAX={int(flows_max)}"]
     sources = [_PROGRAMS[s][0] for s in sets]
+    # One translation unit, #line marks keeping compiler messages on the right file: bcc rewrites map
+    # calls in its main file only, and one compile costs little more than its biggest part.
+    text = "".join(f'#line 1 "{kdir / src}"\n{(kdir / src).read_text()}\n' for src in sources)
     with _stderr_captured() as said:
         try:
-            bpf = _compile(bcc, sources, cflags)
+            bpf = bcc.BPF(text=text.encode(), cflags=cflags)
         except Exception as exc:  # bcc raises bare Exception; what went wrong it printed on stderr
             raise BptrafError(_build_failure(" and ".join(sources), str(exc), said(), flows_max)) from None
     out = {}
     for s in sets:
         _src, variants, maps, kind = _PROGRAMS[s]
+        load = getattr(bcc.BPF, kind)
         try:
-            fds = {
-                features: [
-                    bpf.load_func(f"{prefix}{slot}".encode(), getattr(bcc.BPF, kind)).fd for slot in range(nifaces)
-                ]
-                for features, prefix in variants.items()
-            }
+            fds = {f: [bpf.load_func(f"{p}{i}".encode(), load).fd for i in range(nifaces)] for f, p in variants.items()}
         except Exception as exc:
             bpf.cleanup()
             raise BptrafError(
