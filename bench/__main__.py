@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import exporter, flowbench, testrun, traffic, userspace
+from bench import egress, exporter, flowbench, testrun, traffic, userspace
 from bench.report import render
 from bench.testbed import Testbed
 from bptraf.cli import versions
@@ -53,11 +53,15 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", type=Path, default=HERE)
     p.add_argument("--exporter", action="store_true", help="only the Prometheus exporter's costs (exporter.{md,json})")
+    p.add_argument("--egress", action="store_true", help="only the TX (tc egress) costs, into egress.{json,md}")
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench: run as root (it creates a netns and attaches XDP programs)")
     if args.exporter:
         run_exporter(args)
+        return
+    if args.egress:
+        egress.main(args.out)
         return
 
     results: dict = {"machine": machine(), "window_s": args.seconds, "repeats": args.repeats}
@@ -91,9 +95,10 @@ def main() -> None:
         results["first_sample"] = userspace.first_sample(tb.rx)
     print("bench: Prometheus exporter", flush=True)
     results["exporter"] = exporter.measure(args.repeats)
+    results["egress"] = egress.measure()
     results["bench_seconds"] = round(time.monotonic() - started, 1)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    text = render(results) + "\n" + exporter.render(results["exporter"])
+    text = render(results) + "\n" + exporter.render(results["exporter"]) + egress.render(results["egress"])
     (args.out / "results.md").write_text(text)
     print(text)
 

@@ -13,10 +13,10 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bptraf import flows, libbpf, limits, loader, netif
+from bptraf import flows, libbpf, limits, loader, netif, tcx
 from bptraf.counters import for_action, max_ifaces, size_labels
 from bptraf.errors import BptrafError, InterfaceGone, UsageError
 from bptraf.loader import FLOWS_MAX_DEFAULT, VARIANTS, check_bcc
@@ -67,11 +67,14 @@ class BpfSource:
         self._flows_idle_ns = int(flows_idle_s * 1e9)
         check(action, features)
         self.available = available(action) & _built(action)
+        if Feature.TX not in features:  # the egress programs are loaded only when TX is asked for at start
+            self.available &= ~Feature.TX
         if features & ~self.available:
             raise BptrafError(f"this build cannot count {', '.join((features & ~self.available).names())}")
         self.features = features  # the feature set whose programs are attached
         self._sizes = size_labels() if action == "pass" else ()
         self._hooks: list[_Hook] = []  # one per attached interface
+        self._egress: tcx.Egress | None = None  # TX counting, while its programs are loaded
         self.attachments: tuple[Attachment, ...] = ()
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -83,14 +86,30 @@ class BpfSource:
             self._refuse_if_taken(name, ifindex)
         check_bcc()
         check_headers()
-        limits.ensure_open_files(loader.open_files_needed(self._action, len(self._names)))
+        tx = ("egress",) if Feature.TX in self.features else ()
+        limits.ensure_open_files(loader.open_files_needed(self._action, len(self._names), tx))
         try:
-            self._progs, self._maps = loader.load(self._action, len(self._names), self._flows_max, self._interrupted)
+            loaded = loader.load(self._action, len(self._names), self._flows_max, self._interrupted, tx)
+            self._progs, self._maps = loaded[self._action]
+            if tx:
+                self._egress = tcx.Egress(*loaded["egress"], len(self._counters), len(self._sizes))
             self.attachments = tuple(self._attach(i, n, x) for i, (n, x) in enumerate(zip(self._names, ifindexes)))
+            if self._egress is not None:
+                self._attach_tx(self._egress, ifindexes)
         except BaseException:
             self.close()
             raise
         return self
+
+    def _attach_tx(self, egress: tcx.Egress, ifindexes: Sequence[int]) -> None:
+        try:
+            egress.attach(ifindexes, self._names, self.features, self.ncpus)
+        except tcx.TcxMissing as exc:
+            self._note(str(exc))
+            egress.close()
+            self._egress = None
+            self.features &= ~Feature.TX
+            self.available &= ~Feature.TX
 
     def _refuse_if_taken(self, name: str, ifindex: int) -> None:
         try:
@@ -102,7 +121,7 @@ class BpfSource:
             raise BptrafError(f"{name} already has an XDP program ({held}); bptraf will not replace it")
 
     def _attach(self, slot: int, name: str, ifindex: int) -> Attachment:
-        fd = self._progs[self.features][slot]
+        fd = self._progs[self.features & ~Feature.TX][slot]
         modes = ["native", "generic"] if self._mode == "auto" else [self._mode]
         for mode in modes:
             try:
@@ -137,7 +156,8 @@ class BpfSource:
     def zero(self) -> tuple[Snapshot, ...]:
         """The state at attach time: fresh maps hold zeros."""
         ts = self._clock()
-        return tuple(Snapshot.zero(ts, len(self._counters), self.ncpus, len(self._sizes)) for _ in self.attachments)
+        tx = Feature.TX in self.features
+        return tuple(Snapshot.zero(ts, len(self._counters), self.ncpus, len(self._sizes), tx) for _ in self.attachments)
 
     def read(self) -> tuple[Snapshot, ...]:
         """One snapshot per attached interface: totals since attach, summed over the possible CPUs."""
@@ -147,17 +167,25 @@ class BpfSource:
         for slot in range(len(self.attachments)):
             libbpf.map_lookup(self._maps["stats"], slot, buf)
             raw.append(buf[:])
+        egress = self._egress if Feature.TX in self.features else None
+        tx = egress.read(len(raw), self.ncpus) if egress else []
         ts = self._clock()  # stamp right after the reads, before any summing
-        return tuple(_snapshot(ts, vals, stride, len(self._counters)) for vals in raw)
+        snaps = tuple(_snapshot(ts, vals, stride, len(self._counters)) for vals in raw)
+        if egress:
+            snaps = tuple(replace(s, **egress.totals(vals)) for s, vals in zip(snaps, tx))
+        return snaps
 
     # -- features -------------------------------------------------------------------------------
     def set_features(self, features: Feature) -> None:
         """Swap every interface's program for the one built with `features`, atomically per interface."""
         check(self._action, features)
-        if features not in self._progs:
+        rx = features & ~Feature.TX
+        if rx not in self._progs or features & ~self.available:
             raise BptrafError(f"{self._action} mode cannot count {', '.join(features.names())}")
+        if self._egress is not None:
+            self._egress.switch(self.features, features, [a.ifindex for a in self.attachments], self._names, self.ncpus)
         for slot, hook in enumerate(self._hooks):
-            new = self._progs[features][slot]
+            new = self._progs[rx][slot]
             if hook.link_fd >= 0:
                 libbpf.link_update(hook.link_fd, new)
             else:
@@ -198,6 +226,9 @@ class BpfSource:
     # -- tear-down ------------------------------------------------------------------------------
     def close(self) -> None:
         """Detach and free everything, in reverse order; safe to call twice."""
+        if self._egress is not None:
+            self._egress.close()
+            self._egress = None
         while self._hooks:
             hook = self._hooks.pop()
             if hook.link_fd >= 0:
@@ -253,8 +284,8 @@ def _link_ifindex(link_fd: int) -> int:
 
 
 def _built(action: str) -> Feature:
-    """The feature sets kernel programs exist for."""
-    out = Feature.NONE
+    """The feature sets kernel programs exist for (TX: kernel/egress.c, for pass mode)."""
+    out = Feature.TX if action == "pass" else Feature.NONE
     for variant in VARIANTS[action]:
         out |= variant
     return out

@@ -97,6 +97,10 @@ def _features(args) -> Feature:
     if args.metrics_flows:
         features |= Feature.FLOWS
     check_features("drop" if args.drop else "pass", features)
+    if args.drop and args.no_tx:
+        raise UsageError("-d never counts what is sent: --no-tx would change nothing")
+    if not (args.drop or args.no_tx):
+        features |= Feature.TX
     return features
 
 

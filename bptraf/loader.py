@@ -1,4 +1,4 @@
-"""Compile and load the XDP programs in a short-lived child process.
+"""Compile and load the XDP (and tc egress) programs in a short-lived child process.
 
 bcc compiles with LLVM, which stays mapped in any process that loaded it (about 100 MiB of RSS). The
 child compiles, loads, and hands the program and map fds back over a Unix socket (SCM_RIGHTS); the
@@ -32,7 +32,7 @@ _POLL_S = 0.1  # how often a stop is looked for while the child compiles
 FLOWS_MAX_DEFAULT = 16384
 _SIZES, _FLOWS = Feature.SIZES, Feature.FLOWS
 
-# source, {feature set: entry-point prefix} (kernel/count.c's BPTRAF_PROG), {role: map name}
+# source, {feature set: entry-point prefix} (the source's BPTRAF_PROG), {role: map name}, program type
 _PROGRAMS = {
     "pass": (
         "count.c",
@@ -43,11 +43,19 @@ _PROGRAMS = {
             _SIZES | _FLOWS: "bptraf_count_sizes_flows_",
         },
         {"stats": "bptraf_stats", "flows": "bptraf_flows"},
+        "XDP",
     ),
-    "drop": ("drop.c", {Feature.NONE: "bptraf_drop_"}, {"stats": "bptraf_drop"}),
+    "drop": ("drop.c", {Feature.NONE: "bptraf_drop_"}, {"stats": "bptraf_drop"}, "XDP"),
+    # What pass mode sends, on tc egress (kernel/egress.c): no flows there yet.
+    "egress": (
+        "egress.c",
+        {Feature.NONE: "bptraf_egress_", _SIZES: "bptraf_egress_sizes_"},
+        {"stats": "bptraf_tx_stats"},
+        "SCHED_CLS",
+    ),
 }
-VARIANTS = {action: tuple(v) for action, (_src, v, _maps) in _PROGRAMS.items()}
-MAP_ROLES = {action: tuple(maps) for action, (_src, _v, maps) in _PROGRAMS.items()}
+VARIANTS = {action: tuple(v) for action, (_src, v, _maps, _kind) in _PROGRAMS.items()}
+MAP_ROLES = {action: tuple(maps) for action, (_src, _v, maps, _kind) in _PROGRAMS.items()}
 
 _NO_BCC = (
     "bcc's Python module is not importable: install it with `apt install python3-bpfcc` "
@@ -77,28 +85,42 @@ def bcc_version() -> str:
         return "not installed"
 
 
-def load_programs(bcc, action: str, nifaces: int, flows_max: int = FLOWS_MAX_DEFAULT):
-    """Compile kernel/count.c or drop.c and load every feature set's entry point for every slot.
+def load_sets(bcc, sets: tuple[str, ...], nifaces: int, flows_max: int = FLOWS_MAX_DEFAULT):
+    """Compile the sources of `sets` ("pass", "drop", "egress") as one object and load every feature
+    set's entry point for every slot.
 
-    Returns the bcc object (which owns the fds), {feature set: program fds by slot}, {role: map fd}.
+    Returns the bcc object (which owns the fds) and {set: ({feature set: program fds by slot}, {role: map fd})}.
     """
-    src, variants, maps = _PROGRAMS[action]
     kdir = kernel_dir()
     cflags = [f"-I{kdir}", f"-DBPTRAF_NIFACES={int(nifaces)}", f"-DBPTRAF_FLOWS_MAX={int(flows_max)}"]
+    sources = [_PROGRAMS[s][0] for s in sets]
+    # One translation unit, #line marks keeping compiler messages on the right file: bcc rewrites map
+    # calls in its main file only, and one compile costs little more than its biggest part.
+    text = "".join(f'#line 1 "{kdir / src}"\n{(kdir / src).read_text()}\n' for src in sources)
     with _stderr_captured() as said:
         try:
-            bpf = bcc.BPF(src_file=str(kdir / src).encode(), cflags=cflags)
+            bpf = bcc.BPF(text=text.encode(), cflags=cflags)
         except Exception as exc:  # bcc raises bare Exception; what went wrong it printed on stderr
-            raise BptrafError(_build_failure(src, str(exc), said(), flows_max)) from None
-    try:
-        fds = {
-            features: [bpf.load_func(f"{prefix}{slot}".encode(), bcc.BPF.XDP).fd for slot in range(nifaces)]
-            for features, prefix in variants.items()
-        }
-    except Exception as exc:
-        bpf.cleanup()
-        raise BptrafError(f"the kernel refused the XDP program: {exc}") from None
-    return bpf, fds, {role: bpf.get_table(name).map_fd for role, name in maps.items()}
+            raise BptrafError(_build_failure(" and ".join(sources), str(exc), said(), flows_max)) from None
+    out = {}
+    for s in sets:
+        _src, variants, maps, kind = _PROGRAMS[s]
+        load = getattr(bcc.BPF, kind)
+        try:
+            fds = {f: [bpf.load_func(f"{p}{i}".encode(), load).fd for i in range(nifaces)] for f, p in variants.items()}
+        except Exception as exc:
+            bpf.cleanup()
+            raise BptrafError(
+                f"the kernel refused the {'XDP' if kind == 'XDP' else 'tc egress'} program: {exc}"
+            ) from None
+        out[s] = (fds, {role: bpf.get_table(name.encode()).map_fd for role, name in maps.items()})
+    return bpf, out
+
+
+def load_programs(bcc, action: str, nifaces: int, flows_max: int = FLOWS_MAX_DEFAULT):
+    """load_sets() for one set: the bcc object, {feature set: program fds by slot}, {role: map fd}."""
+    bpf, out = load_sets(bcc, (action,), nifaces, flows_max)
+    return bpf, *out[action]
 
 
 @contextlib.contextmanager
@@ -136,24 +158,32 @@ def _build_failure(src: str, exc: str, said: str, flows_max: int) -> str:
     return f"could not compile {src} with bcc: {error}"
 
 
+Loaded = dict[str, tuple[dict[Feature, list[int]], dict[str, int]]]
+
+
 def load(
-    action: str, nifaces: int, flows_max: int, interrupted: Callable[[], bool] = lambda: False
-) -> tuple[dict[Feature, list[int]], dict[str, int]]:
-    """({feature set: program fds by slot}, {role: map fd}), owned by the caller from now on.
+    action: str,
+    nifaces: int,
+    flows_max: int,
+    interrupted: Callable[[], bool] = lambda: False,
+    also: tuple[str, ...] = (),
+) -> Loaded:
+    """{set: ({feature set: program fds by slot}, {role: map fd})} for `action` and the sets in `also`
+    (such as "egress"), compiled together; the fds are the caller's from now on.
 
     `interrupted` is polled while the child works: when it says so, the child is killed and Stopped
     raised, so a stop signal never waits on a compile.
     """
-    roles, variants = MAP_ROLES[action], VARIANTS[action]
-    nprogs = nifaces * len(variants)
-    nfds = nprogs + len(roles)
+    sets = (action, *also)
+    counts = [(nifaces * len(VARIANTS[s]), len(MAP_ROLES[s])) for s in sets]
+    nfds = sum(p + m for p, m in counts)
     oom_before = limits.kills()
     parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     # The child's stderr (bcc's compiler output, a crash) goes to a file the parent reads on failure:
     # never onto the terminal, and never from an orphan after bptraf is gone.
     with parent, tempfile.TemporaryFile() as errors:
         try:
-            argv = [action, str(nifaces), str(flows_max), str(child.fileno()), str(os.getpid())]
+            argv = [action, str(nifaces), str(flows_max), str(child.fileno()), str(os.getpid()), *also]
             proc = subprocess.Popen(
                 [sys.executable, "-m", "bptraf.loader", *argv],
                 pass_fds=(child.fileno(),),
@@ -184,9 +214,17 @@ def load(
             os.close(fd)
         raise BptrafError(reply["error"])
     if len(fds) != nfds:
+        for fd in fds:
+            os.close(fd)
         raise BptrafError(f"the program loader sent {len(fds)} fds, not {nfds}")
-    progs = {v: fds[i * nifaces : (i + 1) * nifaces] for i, v in enumerate(variants)}
-    return progs, dict(zip(roles, fds[nprogs:]))
+    out: Loaded = {}
+    for s, (nprogs, nmaps) in zip(sets, counts):
+        out[s] = (
+            {v: fds[i * nifaces : (i + 1) * nifaces] for i, v in enumerate(VARIANTS[s])},
+            dict(zip(MAP_ROLES[s], fds[nprogs : nprogs + nmaps])),
+        )
+        fds = fds[nprogs + nmaps :]
+    return out
 
 
 def _await(proc: subprocess.Popen, sock: socket.socket, interrupted: Callable[[], bool]) -> None:
@@ -225,21 +263,26 @@ def _silent_death(returncode: int | None, tail: str, oom_kills: int) -> str:
     return f"the program loader failed (exit {returncode}): {tail or 'no message'}" + limits.address_space_hint()
 
 
-def open_files_needed(action: str, nifaces: int) -> int:
-    """Program fds, map fds and one link per interface, plus stdio, the loader's socket and headroom."""
-    return nifaces * (len(VARIANTS[action]) + 1) + len(MAP_ROLES[action]) + 16
+def open_files_needed(action: str, nifaces: int, also: tuple[str, ...] = ()) -> int:
+    """Program fds, map fds and one link per interface and set, plus stdio, the loader's socket and headroom."""
+    sets = (action, *also)
+    return sum(nifaces * (len(VARIANTS[s]) + 1) + len(MAP_ROLES[s]) for s in sets) + 16
 
 
-def _child(action: str, nifaces: int, flows_max: int, sock_fd: int) -> int:
+def _child(action: str, nifaces: int, flows_max: int, sock_fd: int, also: tuple[str, ...]) -> int:
+    sets = (action, *also)
     with socket.socket(fileno=sock_fd) as sock:
         try:
-            bpf, prog_fds, maps = load_programs(import_bcc(), action, nifaces, flows_max)
+            bpf, loaded = load_sets(import_bcc(), sets, nifaces, flows_max)
         except BptrafError as exc:
             error = str(exc)
         except (OSError, MemoryError) as exc:  # bcc's libraries (LLVM) could not be mapped, say
             error = f"the program loader could not load bcc: {exc}{limits.address_space_hint()}"
         else:
-            fds = [fd for v in VARIANTS[action] for fd in prog_fds[v]] + [maps[r] for r in MAP_ROLES[action]]
+            fds = []
+            for s in sets:  # each set's programs, then its maps: the order load() takes them apart in
+                progs, maps = loaded[s]
+                fds += [fd for v in VARIANTS[s] for fd in progs[v]] + [maps[r] for r in MAP_ROLES[s]]
             socket.send_fds(sock, [json.dumps({"ok": True}).encode()], fds)
             bpf.cleanup()  # closes this process's copies only; the parent's keep everything alive
             return 0
@@ -264,7 +307,7 @@ def _main(argv: list[str]) -> int:
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
     _die_with_parent(int(argv[4]))
     try:
-        return _child(argv[0], int(argv[1]), int(argv[2]), int(argv[3]))
+        return _child(argv[0], int(argv[1]), int(argv[2]), int(argv[3]), tuple(argv[5:]))
     except (BrokenPipeError, ConnectionResetError, KeyboardInterrupt):
         return 1  # bptraf went away: nobody is left to tell
 

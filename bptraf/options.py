@@ -84,6 +84,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sizes", action="store_true", help="also keep a frame-size histogram (pass mode; TUI key z)")
     p.add_argument("--flows", action="store_true", help="also count per flow (pass mode; TUI key f)")
+    p.add_argument("--no-tx", action="store_true", help="do not count what is sent (counted by default in pass mode)")
     p.add_argument(
         "--flows-max",
         type=_bounded(int, 16, 1 << 20, "a whole number"),

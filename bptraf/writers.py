@@ -43,6 +43,39 @@ def iso_time(when: float) -> str:
     return datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def tx_lines(a: Attachment, r: Rates) -> list[str]:
+    """What was sent, after the received block: `       all TX: 1.20 Kpps 9.8 Mbps`, by the RX rule
+    (`all` always, other classes when they had packets); none while TX is not counted. The label
+    keeps its column, and ` TX:` keeps a grep for `all:` to received lines."""
+    if not r.tx_packets:
+        return []
+    return [
+        f"{c.label:>10} TX: {rate(r.tx_pps[c.index], 'pps')} {rate(r.tx_bps[c.index], 'bps')}"
+        for c in a.counters
+        if c.index == 0 or r.tx_packets[c.index]
+    ]
+
+
+def tx_record(a: Attachment, r: Rates, features: Feature) -> dict:
+    """JSON's `tx` object, shaped like `counters`, and `tx_sizes` with sizes on; {} while TX is not counted."""
+    if not r.tx_packets:
+        return {}
+    out: dict = {
+        "tx": {
+            c.name: {
+                "packets": r.tx_packets[c.index],
+                "bytes": r.tx_bytes[c.index],
+                "pps": round(r.tx_pps[c.index], 3),
+                "bps": round(r.tx_bps[c.index], 3),
+            }
+            for c in a.counters
+        }
+    }
+    if Feature.SIZES in features:
+        out["tx_sizes"] = dict(zip(a.sizes, r.tx_sizes))
+    return out
+
+
 class _Writer:
     def __init__(self, out: TextIO, attachments: tuple[Attachment, ...], top_n: int = 10) -> None:
         self.out = out
@@ -79,6 +112,7 @@ class PlainWriter(_Writer):
             lines.extend(counter_lines(a, r))
             if Feature.SIZES in sample.features and a.sizes:
                 lines.append(sizes_line(a, r))
+            lines.extend(tx_lines(a, r))
             if sample.flows is not None:
                 lines.append(FLOW_HEADER)
                 for fr in top(sample.flows[i], self.top_n):
@@ -118,6 +152,7 @@ class JsonWriter(_Writer):
             record = interval_record(when, a, r)
             if Feature.SIZES in sample.features:
                 record["sizes"] = dict(zip(a.sizes, r.sizes))
+            record.update(tx_record(a, r, sample.features))
             if sample.flows is not None:
                 record["flows"] = [_flow_record(fr) for fr in top(sample.flows[i], self.top_n)]
             self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
