@@ -32,7 +32,13 @@ _PROGRAMS = {
             _FLOWS: "bptraf_count_flows_",
             _SIZES | _FLOWS: "bptraf_count_sizes_flows_",
         },
-        {"stats": "bptraf_stats", "flows": "bptraf_flows"},
+        {
+            "stats": "bptraf_stats",
+            "flows4": "bptraf_flows4",
+            "flows6": "bptraf_flows6",
+            "flow_full": "bptraf_flow_full",
+            "flow_stats": "bptraf_flow_stats",
+        },
     ),
     "drop": ("drop.c", {Feature.NONE: "bptraf_drop_"}, {"stats": "bptraf_drop"}),
 }
