@@ -100,12 +100,13 @@ class FlowTables:
 
     def read(self, now_ns: int) -> tuple[np.ndarray, TableState]:
         """Every live flow (a FLOW array); idle flows are deleted from the kernel instead, and a full
-        table loses its least active 1/EVICT_SHARE."""
+        table loses its least active 1/EVICT_SHARE after this read reports them."""
         parts = [t.read() for t in self._tables]
         flows = decode(parts[0][0], parts[0][1], parts[1][0], parts[1][1])
         h = np.concatenate([t.hashes(k) for t, (k, _v) in zip(self._tables, parts)])
         self._stamp(flows, h, now_ns)
         keep = np.ones(len(flows), bool)
+        gone = np.zeros(len(flows), bool)
         full = self._full_flags()
         start = 0
         for i, (table, (keys, _values)) in enumerate(zip(self._tables, parts)):
@@ -116,12 +117,13 @@ class FlowTables:
             if full[i] or len(keys) >= table.capacity:
                 evict = _least_active(flows[rows], ~idle, table.capacity // EVICT_SHARE - int(idle.sum()))
                 self.evicted += int(evict.sum())
-            gone = idle | evict
-            table.delete(keys[gone])
-            keep[rows] = ~gone
+            table.delete(keys[idle | evict])
+            gone[rows] = idle | evict
+            # An evicted flow is still reported this once (its last packets count); an idle one has none.
+            keep[rows] = ~idle
             if full[i]:
                 self._clear_full(i)
-        self._forget(~keep)
+        self._forget(gone)
         return flows[keep], TableState(self.evicted, self._untracked(), bool(full.any()))
 
     def clear(self) -> None:
