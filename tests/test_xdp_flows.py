@@ -234,3 +234,37 @@ def test_features_switch_at_run_time_without_a_gap(lab):
 def _prog_id(iface: str) -> int | None:
     info = json.loads(sh("ip", "-j", "-d", "link", "show", "dev", iface).stdout)[0]
     return info.get("xdp", {}).get("prog", {}).get("id")
+
+
+def test_batch_read_decodes_known_kernel_entries():
+    """Entries written into the kernel's tables come back exactly through the batch read and the decode."""
+    import os
+
+    import numpy as np
+    from test_flows import FD00_1, FD00_2, MAPPED, keys4, keys6, values
+
+    from bptraf import flows, libbpf, loader
+    from bptraf.flowtable import FlowTables
+
+    progs, maps = loader.load("pass", 1, 4096)
+    try:
+        n = 3000  # more than one bucket's worth, so the read spans many kernel batches
+        k4 = keys4(*[([198, 18, i >> 8, i & 0xFF], [198, 19, 0, 1], 1024 + i, 53, 17, 0) for i in range(n)])
+        v4 = values(*[(i + 1, 100 * (i + 1)) for i in range(n)])
+        k6 = keys6((FD00_2, FD00_1, 40000, 443, 6, 0), (MAPPED, FD00_1, 0, 0, 58, 0))
+        v6 = values((7, 7000), (1, 90))
+        for role, keys, vals in (("flows4", k4, v4), ("flows6", k6, v6)):
+            for key, val in zip(keys, vals):
+                libbpf.map_update(maps[role], np.ctypeslib.as_ctypes(np.array([key]).view(np.uint8)),
+                                  np.ctypeslib.as_ctypes(np.array([val]).view(np.uint8)))  # fmt: skip
+        table, state = FlowTables(maps, 4096, 1, idle_ns=10**12).read(now_ns=1)
+        got = {(f.proto_name, f.src, f.sport, f.dst, f.dport): (f.packets, f.bytes) for f in flows.from_table(table)}
+        want = {("udp", f"198.18.{i >> 8}.{i & 0xFF}", 1024 + i, "198.19.0.1", 53): (i + 1, 100 * (i + 1))
+                for i in range(n)}  # fmt: skip
+        want[("tcp", "fd00::2", 40000, "fd00::1", 443)] = (7, 7000)
+        want[("icmpv6", "198.18.0.9", 0, "fd00::1", 0)] = (1, 90)
+        assert got == want
+        assert (state.evicted, state.untracked_packets, state.full) == (0, 0, False)
+    finally:
+        for fd in [fd for fds in progs.values() for fd in fds] + list(maps.values()):
+            os.close(fd)
