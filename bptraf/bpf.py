@@ -16,9 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bptraf import flows, libbpf, loader, netif
+from bptraf import libbpf, loader, netif
 from bptraf.counters import for_action, max_ifaces, size_labels
 from bptraf.errors import BptrafError
+from bptraf.flowarray import FlowArray
 from bptraf.flows import TableState
 from bptraf.flowtable import FlowTables
 from bptraf.loader import FLOWS_MAX_DEFAULT, VARIANTS, check_bcc
@@ -171,7 +172,7 @@ class BpfSource:
             self._flow_tables = FlowTables(self._maps, self._flows_max, self.ncpus, self._flows_idle_ns)
         return self._flow_tables
 
-    def read_flows(self) -> list[flows.Flow]:
+    def read_flows(self) -> FlowArray:
         """Every flow's totals; flows idle for longer than flows_idle_s are deleted instead, and a full
         table loses its least active flows (said once, through `note`)."""
         if Feature.FLOWS not in self.features:
@@ -183,7 +184,7 @@ class BpfSource:
                 f"the flow table is full (--flows-max {self._flows_max}): the least active flows are evicted "
                 "each interval and new flows wait for room; the totals stay exact"
             )
-        return flows.from_table(found)
+        return FlowArray(found)
 
     def gone(self) -> tuple[str, ...]:
         """Watched interfaces that no longer exist (the kernel detached their programs)."""

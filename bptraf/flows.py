@@ -99,6 +99,8 @@ def rates(prev: dict[tuple, Flow], cur: Iterable[Flow], period_s: float) -> list
 
 def top(flows: Iterable[FlowRate], n: int, by: str = "bps") -> list[FlowRate]:
     """The n biggest, by current bps, current pps or total bytes; ties broken by key for stable output."""
+    if hasattr(flows, "top"):  # a decoded kernel table sorts itself, without a record per flow
+        return flows.top(n, by)
     keyfn = {
         "bps": lambda r: (r.bps, r.flow.bytes),
         "pps": lambda r: (r.pps, r.flow.packets),
@@ -120,6 +122,8 @@ class Group:
 
 def group(flows: Iterable[FlowRate], by: str) -> list[Group]:
     """Sum flows by source host, destination host or destination port (`proto/port`)."""
+    if hasattr(flows, "group"):
+        return flows.group(by)
     acc: dict[str, list] = {}
     for r in flows:
         f = r.flow

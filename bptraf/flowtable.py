@@ -24,7 +24,13 @@ VALUE = np.dtype([("packets", "=u8"), ("bytes", "=u8")])
 # One decoded row: addresses as 16 bytes (IPv4 as ::ffff:a.b.c.d), ports in host order.
 FLOW = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), ("dport", "=u2"), ("proto", "u1"),
                  ("slot", "u1"), ("dir", "u1"), ("packets", "=u8"), ("bytes", "=u8"), ("first_ns", "=i8"),
-                 ("last_ns", "=i8")])  # fmt: skip
+                 ("last_ns", "=i8"), ("d_packets", "=u8"), ("d_bytes", "=u8")])  # fmt: skip
+# What makes a flow itself, as one 40-byte value to compare across reads.
+IDENT = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), ("dport", "=u2"), ("proto", "u1"),
+                  ("slot", "u1"), ("dir", "u1"), ("pad", "u1")])  # fmt: skip
+# A flow as the last read saw it; kept sorted by key hash.
+_SEEN = np.dtype([("h", "=u8"), ("ident", "V40"), ("packets", "=u8"), ("bytes", "=u8"), ("first_ns", "=i8"),
+                  ("last_ns", "=i8")])  # fmt: skip
 EVICT_SHARE = 8  # a full table loses 1/8 of its flows, the least active, per read
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
                  0xFF51AFD7ED558CCD], dtype=np.uint64)  # fmt: skip
@@ -45,6 +51,13 @@ def decode(keys4: np.ndarray, values4: np.ndarray, keys6: np.ndarray, values6: n
         part["packets"] = values["packets"]
         part["bytes"] = values["bytes"]
     return out
+
+
+def _ident(flows: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(flows), IDENT)
+    for name in ("src", "dst", "sport", "dport", "proto", "slot", "dir"):
+        out[name] = flows[name]
+    return out.view("V40")
 
 
 def key_hash(raw: np.ndarray) -> np.ndarray:
@@ -92,10 +105,8 @@ class FlowTables:
         self._stats_fd = maps["flow_stats"]
         self._ncpus = ncpus
         self._idle_ns = idle_ns
-        self._seen_h = np.zeros(0, np.uint64)  # sorted hashes of the flows of the last read
-        self._seen_packets = np.zeros(0, np.uint64)
-        self._seen_first = np.zeros(0, np.int64)
-        self._seen_last = np.zeros(0, np.int64)
+        self._seen = np.zeros(0, _SEEN)
+        self._order = np.zeros(0, np.intp)
         self.evicted = 0
 
     def read(self, now_ns: int) -> tuple[np.ndarray, TableState]:
@@ -114,7 +125,7 @@ class FlowTables:
             start += len(keys)
             idle = now_ns - flows["last_ns"][rows] > self._idle_ns
             evict = np.zeros(len(keys), bool)
-            if full[i] or len(keys) >= table.capacity:
+            if full[i]:  # an insert found no room since the last read
                 evict = _least_active(flows[rows], ~idle, table.capacity // EVICT_SHARE - int(idle.sum()))
                 self.evicted += int(evict.sum())
             table.delete(keys[idle | evict])
@@ -133,31 +144,40 @@ class FlowTables:
             table.delete(keys.copy())
         for i in range(len(self._tables)):
             self._clear_full(i)
-        self._forget(np.ones(len(self._seen_h), bool))
+        self._seen = np.zeros(0, _SEEN)
 
     def _stamp(self, flows: np.ndarray, h: np.ndarray, now_ns: int) -> None:
-        """first_ns: the read that first saw the flow; last_ns: the read that first saw its count now."""
-        order = np.argsort(h)
-        hs = h[order]
-        at = np.minimum(np.searchsorted(self._seen_h, hs), max(len(self._seen_h) - 1, 0))
-        known = (self._seen_h[at] == hs) if len(self._seen_h) else np.zeros(len(hs), bool)
-        packets = flows["packets"][order]
-        same = known & (self._seen_packets[at] == packets) if len(self._seen_h) else known
-        first = np.where(known, self._seen_first[at] if len(self._seen_h) else 0, now_ns)
-        last = np.where(same, self._seen_last[at] if len(self._seen_h) else 0, now_ns)
-        flows["first_ns"][order] = first
-        flows["last_ns"][order] = last
-        self._seen_h, self._seen_packets, self._seen_first, self._seen_last = hs, packets, first, last
-        self._order = order
+        """Match each flow to the last read (by key hash, then the whole key): its growth since then
+        (d_packets, d_bytes; all of it for a flow new to this read, or one deleted and created
+        again), when a read first saw it (first_ns) and first saw its count as it is (last_ns)."""
+        order = np.argsort(h, kind="stable")
+        cur = np.zeros(len(flows), _SEEN)
+        cur["h"] = h[order]
+        cur["ident"] = _ident(flows)[order]
+        for name in ("packets", "bytes"):
+            cur[name] = flows[name][order]
+        seen = self._seen
+        if len(seen):
+            at = np.minimum(np.searchsorted(seen["h"], cur["h"]), len(seen) - 1)
+            before = seen[at]
+            known = (before["h"] == cur["h"]) & (before["ident"] == cur["ident"])
+            # A hash shared by two flows of one read would match the wrong one: a 2^-64 chance, and then
+            # the flow counts from zero rather than take another's count.
+            known &= before["packets"] <= cur["packets"]
+        else:
+            before, known = cur, np.zeros(len(cur), bool)
+        cur["first_ns"] = np.where(known, before["first_ns"], now_ns)
+        cur["last_ns"] = np.where(known & (before["packets"] == cur["packets"]), before["last_ns"], now_ns)
+        for name in ("packets", "bytes"):
+            flows[f"d_{name}"][order] = np.where(known, cur[name] - before[name], cur[name])
+        flows["first_ns"][order] = cur["first_ns"]
+        flows["last_ns"][order] = cur["last_ns"]
+        self._seen, self._order = cur, order
 
     def _forget(self, gone: np.ndarray) -> None:
         """Drop deleted flows from the state (`gone` is in read order; the state is in hash order)."""
         if gone.any():
-            keep = ~gone[self._order]
-            self._seen_h = self._seen_h[keep]
-            self._seen_packets = self._seen_packets[keep]
-            self._seen_first = self._seen_first[keep]
-            self._seen_last = self._seen_last[keep]
+            self._seen = self._seen[~gone[self._order]]
 
     def _full_flags(self) -> np.ndarray:
         out = np.zeros(len(self._tables), bool)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from bptraf import flows
 from bptraf.errors import InterfaceGone
+from bptraf.flowarray import FlowArray, FlowRates
 from bptraf.flows import Flow, FlowRate, TableState
 from bptraf.model import Snapshot
 from bptraf.rates import Rates, compute
@@ -22,7 +23,7 @@ class Sample:
     time: float  # seconds since the epoch, when the interval ended
     rates: tuple[Rates, ...]
     totals: tuple[Snapshot, ...]
-    flows: tuple[tuple[FlowRate, ...], ...] | None = None  # per attachment, when flows are on
+    flows: tuple[tuple[FlowRate, ...] | FlowRates, ...] | None = None  # per attachment, when flows are on
     features: Feature = Feature.NONE  # what the source counted beyond the classes in this interval
     # The flow table in this interval: flows evicted to make room, packets of flows that found no room
     # (counted in the totals, not per flow), and whether it was full (the TUI says so).
@@ -55,9 +56,12 @@ class Sampler:
         extra = {}
         if found is not None:
             period = rates[0].period_s if rates else 0.0
-            flow_rates = flows.rates(self._prev_flows, found, period)
-            self._prev_flows = {f.key: f for f in found}
-            per_iface = tuple(tuple(r for r in flow_rates if r.flow.slot == i) for i in range(len(cur)))
+            if isinstance(found, FlowArray):  # the kernel's table, already matched to its last read
+                per_iface = tuple(found.rates(i, period) for i in range(len(cur)))
+            else:
+                flow_rates = flows.rates(self._prev_flows, found, period)
+                self._prev_flows = {f.key: f for f in found}
+                per_iface = tuple(tuple(r for r in flow_rates if r.flow.slot == i) for i in range(len(cur)))
             extra = {
                 "flows_evicted": table.evicted - self._prev_table.evicted,
                 "flows_untracked": table.untracked_packets - self._prev_table.untracked_packets,
