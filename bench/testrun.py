@@ -53,7 +53,9 @@ def _load() -> tuple[list, dict[str, int]]:
     bare_pass = bcc.BPF(src_file=str(KERNEL / "bare_pass.c").encode())
     bare_drop = bcc.BPF(src_file=str(KERNEL / "bare_drop.c").encode())
     text = ((kdir / "count.c").read_text() + (KERNEL / "flowmix.c").read_text()).encode()
-    mixes = {n: bcc.BPF(text=text, cflags=[f"-I{kdir}", "-DBPTRAF_NIFACES=1", f"-DBENCH_FLOWS={n}"]) for n in (1, MIX_FLOWS)}
+    mixes = {
+        n: bcc.BPF(text=text, cflags=[f"-I{kdir}", "-DBPTRAF_NIFACES=1", f"-DBENCH_FLOWS={n}"]) for n in (1, MIX_FLOWS)
+    }
     drop_obj, drop_fds, _ = load_programs(bcc, "drop", 1)
     count_obj, count_fds, _ = load_programs(bcc, "pass", 1)
     progs = {
