@@ -72,10 +72,10 @@ class Testbed:
     def rx_packets(self) -> int:
         return int(Path(f"/sys/class/net/{self.rx}/statistics/rx_packets").read_text())
 
-    def generator(self, frames: int, size: int = 60, extra: tuple[str, ...] = ()) -> subprocess.Popen:
+    def generator(self, frames: int, size: int = 60) -> subprocess.Popen:
         """Start the generator; it writes `sending` just before the first frame."""
         cmd = ["ip", "netns", "exec", self.ns, "taskset", "-c", str(GEN_CPU), sys.executable, "-u", "-m", "bench.trafgen",
-               self.gen, "--frames", str(frames), "--dst-mac", self.rx_mac, "--size", str(size), *extra]  # fmt: skip
+               self.gen, "--frames", str(frames), "--dst-mac", self.rx_mac, "--size", str(size)]  # fmt: skip
         return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

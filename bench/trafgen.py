@@ -40,27 +40,16 @@ def main() -> None:
     p.add_argument("--frames", type=int, required=True)
     p.add_argument("--dst-mac", required=True)
     p.add_argument("--size", type=int, default=60)
-    p.add_argument("--pps", type=float, help="pace to this rate (in 0.1 s slices); default: as fast as it goes")
-    p.add_argument("--flood", action="store_true", help="every frame a new flow (kernel/tx_flood.c)")
     args = p.parse_args()
     ifindex = socket.if_nametoindex(args.iface)
     src_mac = bytes.fromhex(Path(f"/sys/class/net/{args.iface}/address").read_text().strip().replace(":", ""))
     frame = udp_frame(bytes.fromhex(args.dst_mac.replace(":", "")), src_mac, args.size)
     bcc = import_bcc()
-    src, func = ("tx_flood.c", b"bench_tx_flood") if args.flood else ("tx.c", b"bench_tx")
-    b = bcc.BPF(src_file=str(KERNEL / src).encode())
-    fd = b.load_func(func, bcc.BPF.XDP).fd
+    b = bcc.BPF(src_file=str(KERNEL / "tx.c").encode())
+    fd = b.load_func(b"bench_tx", bcc.BPF.XDP).fd
     print("sending", flush=True)
     start = time.monotonic()
-    if args.pps:
-        chunk, sent = max(1, int(args.pps / 10)), 0
-        while sent < args.frames:
-            n = min(chunk, args.frames - sent)
-            libbpf.test_run_xdp(fd, frame, n, live_ifindex=ifindex, batch_size=256)
-            sent += n
-            time.sleep(max(0.0, start + sent / args.pps - time.monotonic()))
-    else:
-        libbpf.test_run_xdp(fd, frame, args.frames, live_ifindex=ifindex, batch_size=256)
+    libbpf.test_run_xdp(fd, frame, args.frames, live_ifindex=ifindex, batch_size=256)
     print(json.dumps({"frames": args.frames, "seconds": time.monotonic() - start}))
 
 
