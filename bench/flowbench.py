@@ -48,7 +48,7 @@ def fill(map_fd: int, n: int) -> None:
 
 def measure(sizes: tuple[int, ...] = (1024, 16384, 65536), rounds: int = 7) -> dict:
     """Per table size: memlock of both tables; the time of a full table's batch read + numpy decode
-    (with the match to the last read), and of what a sample does next: rates and the top 10."""
+    (with the match to the last read), and of what a sample does next: growth since its last read, rates and the top 10."""
     ncpus = netif.possible_cpus()
     out = {}
     for n in sizes:
@@ -56,13 +56,13 @@ def measure(sizes: tuple[int, ...] = (1024, 16384, 65536), rounds: int = 7) -> d
         try:
             fill(maps["flows4"], n)
             tables = FlowTables(maps, n, ncpus, idle_ns=10**15)
-            read, records = [], []
+            read, records, prev = [], [], None
             for _ in range(rounds):
                 start = time.perf_counter()
                 table, _state = tables.read(time.monotonic_ns())
                 mid = time.perf_counter()
-                shown = FlowArray(table).rates(0, 1.0)
-                flows.top(shown, 10)
+                prev = FlowArray(table).since(prev)
+                flows.top(prev.rates(0, 1.0), 10)
                 read.append(mid - start)
                 records.append(time.perf_counter() - mid)
             out[str(n)] = {

@@ -14,6 +14,41 @@ import numpy as np
 from bptraf.flows import PROTOCOLS, Flow, FlowRate, Group, address
 from bptraf.rates import per_second
 
+# One decoded row: addresses as 16 bytes (IPv4 as ::ffff:a.b.c.d), ports in host order.
+FLOW = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), ("dport", "=u2"), ("proto", "u1"),
+                 ("slot", "u1"), ("dir", "u1"), ("packets", "=u8"), ("bytes", "=u8"), ("first_ns", "=i8"),
+                 ("last_ns", "=i8"), ("h", "=u8"), ("d_packets", "=u8"), ("d_bytes", "=u8")])  # fmt: skip
+# What makes a flow itself, as one 40-byte value to compare across reads.
+IDENT = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), ("dport", "=u2"), ("proto", "u1"),
+                  ("slot", "u1"), ("dir", "u1"), ("pad", "u1")])  # fmt: skip
+
+
+def ident(rows: np.ndarray) -> np.ndarray:
+    """What makes each flow itself, as one 40-byte value per row."""
+    out = np.zeros(len(rows), IDENT)
+    for name in ("src", "dst", "sport", "dport", "proto", "slot", "dir"):
+        out[name] = rows[name]
+    return out.view("V40")
+
+
+def growth(prev: np.ndarray | None, cur: np.ndarray) -> np.ndarray:
+    """`cur` with d_packets and d_bytes: each flow's growth since `prev` (an earlier read of the same
+    table), matched by key hash and then the whole key; all of it for a flow new since then, or one
+    deleted and created again (a count that went backwards, as bptraf.rates.delta has it)."""
+    out = cur.copy()
+    known = np.zeros(len(cur), bool)
+    j = np.zeros(len(cur), np.intp)
+    if prev is not None and len(prev) and len(cur):
+        order = np.argsort(prev["h"], kind="stable")
+        ph = prev["h"][order]
+        at = np.minimum(np.searchsorted(ph, cur["h"]), len(ph) - 1)
+        j = order[at]
+        known = (ph[at] == cur["h"]) & (ident(prev[j]) == ident(cur)) & (prev["packets"][j] <= cur["packets"])
+    for name in ("packets", "bytes"):
+        out[f"d_{name}"] = np.where(known, cur[name] - (prev[name][j] if known.any() else 0), cur[name])
+    return out
+
+
 # Sort keys, largest first, as bptraf.flows.top() has them: (primary, tie-break)
 _SORTS = {"bps": ("bps", "bytes"), "pps": ("pps", "packets"), "total": ("bytes", "bps")}
 
@@ -35,6 +70,10 @@ class FlowArray(Sequence):
 
     def __getitem__(self, i):
         return FlowArray(self.rows[i]) if isinstance(i, slice) else _flow(self.rows[i])
+
+    def since(self, prev: FlowArray | None) -> FlowArray:
+        """These flows with what each gained since `prev`, this consumer's previous read."""
+        return FlowArray(growth(prev.rows if prev is not None else None, self.rows))
 
     def rates(self, slot: int, period_s: float) -> FlowRates:
         """One interface's flows with their rates over the interval."""

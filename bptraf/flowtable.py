@@ -13,6 +13,7 @@ import ctypes
 import numpy as np
 
 from bptraf import libbpf
+from bptraf.flowarray import FLOW, ident
 from bptraf.flows import TableState
 
 # struct bptraf_flow4_key, bptraf_flow6_key and bptraf_flow in kernel/counters.h; ports in network order
@@ -21,13 +22,6 @@ KEY4 = np.dtype([("src", "u1", (4,)), ("dst", "u1", (4,)), ("sport", ">u2"), ("d
 KEY6 = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", ">u2"), ("dport", ">u2"),
                  ("proto", "u1"), ("slot", "u1"), ("dir", "u1"), ("pad", "u1")])  # fmt: skip
 VALUE = np.dtype([("packets", "=u8"), ("bytes", "=u8")])
-# One decoded row: addresses as 16 bytes (IPv4 as ::ffff:a.b.c.d), ports in host order.
-FLOW = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), ("dport", "=u2"), ("proto", "u1"),
-                 ("slot", "u1"), ("dir", "u1"), ("packets", "=u8"), ("bytes", "=u8"), ("first_ns", "=i8"),
-                 ("last_ns", "=i8"), ("d_packets", "=u8"), ("d_bytes", "=u8")])  # fmt: skip
-# What makes a flow itself, as one 40-byte value to compare across reads.
-IDENT = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), ("dport", "=u2"), ("proto", "u1"),
-                  ("slot", "u1"), ("dir", "u1"), ("pad", "u1")])  # fmt: skip
 # A flow as the last read saw it; kept sorted by key hash.
 _SEEN = np.dtype([("h", "=u8"), ("ident", "V40"), ("packets", "=u8"), ("bytes", "=u8"), ("first_ns", "=i8"),
                   ("last_ns", "=i8")])  # fmt: skip
@@ -51,13 +45,6 @@ def decode(keys4: np.ndarray, values4: np.ndarray, keys6: np.ndarray, values6: n
         part["packets"] = values["packets"]
         part["bytes"] = values["bytes"]
     return out
-
-
-def _ident(flows: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(flows), IDENT)
-    for name in ("src", "dst", "sport", "dport", "proto", "slot", "dir"):
-        out[name] = flows[name]
-    return out.view("V40")
 
 
 def key_hash(raw: np.ndarray) -> np.ndarray:
@@ -147,13 +134,12 @@ class FlowTables:
         self._seen = np.zeros(0, _SEEN)
 
     def _stamp(self, flows: np.ndarray, h: np.ndarray, now_ns: int) -> None:
-        """Match each flow to the last read (by key hash, then the whole key): its growth since then
-        (d_packets, d_bytes; all of it for a flow new to this read, or one deleted and created
-        again), when a read first saw it (first_ns) and first saw its count as it is (last_ns)."""
+        """Match each flow to this reader's last read (by key hash, then the whole key): when a read
+        first saw it (first_ns) and first saw its count as it is now (last_ns)."""
         order = np.argsort(h, kind="stable")
         cur = np.zeros(len(flows), _SEEN)
         cur["h"] = h[order]
-        cur["ident"] = _ident(flows)[order]
+        cur["ident"] = ident(flows)[order]
         for name in ("packets", "bytes"):
             cur[name] = flows[name][order]
         seen = self._seen
@@ -168,8 +154,7 @@ class FlowTables:
             before, known = cur, np.zeros(len(cur), bool)
         cur["first_ns"] = np.where(known, before["first_ns"], now_ns)
         cur["last_ns"] = np.where(known & (before["packets"] == cur["packets"]), before["last_ns"], now_ns)
-        for name in ("packets", "bytes"):
-            flows[f"d_{name}"][order] = np.where(known, cur[name] - before[name], cur[name])
+        flows["h"] = h
         flows["first_ns"][order] = cur["first_ns"]
         flows["last_ns"][order] = cur["last_ns"]
         self._seen, self._order = cur, order

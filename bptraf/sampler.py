@@ -41,6 +41,7 @@ class Sampler:
         self._prev = source.zero()
         self._prev_flows: dict[tuple, Flow] = {}
         self._prev_table = TableState()
+        self._prev_rows: FlowArray | None = None
 
     def sample(self) -> Sample:
         features = self.source.features
@@ -56,7 +57,9 @@ class Sampler:
         extra = {}
         if found is not None:
             period = rates[0].period_s if rates else 0.0
-            if isinstance(found, FlowArray):  # the kernel's table, already matched to its last read
+            if isinstance(found, FlowArray):  # the kernel's table as rows: growth matched in numpy
+                found = found.since(self._prev_rows)
+                self._prev_rows = found
                 per_iface = tuple(found.rates(i, period) for i in range(len(cur)))
             else:
                 flow_rates = flows.rates(self._prev_flows, found, period)
@@ -68,7 +71,7 @@ class Sampler:
                 "flows_full": table.full,
             }
         else:
-            self._prev_flows = {}
+            self._prev_flows, self._prev_rows = {}, None
         self._prev_table = table
         return Sample(self._wall(), rates, cur, per_iface, features, **extra)
 

@@ -5,7 +5,7 @@ import struct
 import numpy as np
 import pytest
 
-from bptraf import flows, flowtable
+from bptraf import flowarray, flows, flowtable
 from bptraf.counters import size_bounds, size_labels
 from bptraf.flows import Flow
 
@@ -114,3 +114,44 @@ def test_group_by_host_and_port():
 def test_size_buckets_come_from_the_header():
     assert size_bounds() == (64, 127, 255, 511, 1023, 1518)
     assert size_labels() == ("0-64", "65-127", "128-255", "256-511", "512-1023", "1024-1518", "1519+")
+
+
+def _rows() -> np.ndarray:
+    """Four flows of one read, with what each gained since the last one."""
+    table = flowtable.decode(
+        keys4(
+            ([198, 18, 0, 2], [198, 18, 0, 1], 4000, 53, 17, 0),
+            ([198, 18, 0, 3], [198, 18, 0, 1], 4001, 53, 17, 0),
+            ([198, 18, 0, 2], [198, 18, 0, 1], 5000, 80, 6, 0),
+        ),  # fmt: skip
+        values((30, 3000), (5, 9000), (10, 500)),
+        keys6((FD00_2, FD00_1, 40000, 443, 6, 1)),
+        values((7, 7000)),
+    )
+    table["d_packets"] = [20, 5, 1, 7]
+    table["d_bytes"] = [2000, 9000, 50, 7000]
+    return table
+
+
+@pytest.mark.parametrize("by", flows.SORT_KEYS)
+def test_rows_sort_as_records_do(by):
+    shown = flowarray.FlowArray(_rows()).rates(0, 2.0)
+    assert len(shown) == 3
+    as_records = list(shown)
+    assert [(r.flow.sport, r.packets, r.pps, r.bps) for r in as_records] == [
+        (4000, 20, 10.0, 8000.0), (4001, 5, 2.5, 36000.0), (5000, 1, 0.5, 200.0),
+    ]  # fmt: skip
+    assert flows.top(shown, 2, by) == flows.top(as_records, 2, by)
+
+
+@pytest.mark.parametrize("by", ["src", "dst", "port"])
+def test_rows_group_as_records_do(by):
+    shown = flowarray.FlowArray(_rows()).rates(0, 2.0)
+    assert sorted(flows.group(shown, by), key=lambda g: g.name) == sorted(
+        flows.group(list(shown), by), key=lambda g: g.name
+    )
+
+
+def test_rows_of_the_other_interface_stay_apart():
+    (only,) = flowarray.FlowArray(_rows()).rates(1, 1.0)
+    assert (only.flow.src, only.flow.dport, only.packets, only.bps) == ("fd00::2", 443, 7, 56000.0)
