@@ -78,7 +78,7 @@ def parser() -> argparse.ArgumentParser:
         type=_bounded(int, 16, 1 << 20, "a whole number"),
         default=16384,
         metavar="N",
-        help="flow table size, an LRU (default 16384)",
+        help="flow table size per IP version (default 16384)",
     )
     p.add_argument(
         "--flows-idle",
