@@ -9,6 +9,7 @@ packets of flows that found no room, so a full table is never silent.
 from __future__ import annotations
 
 import ctypes
+import threading
 
 import numpy as np
 
@@ -80,7 +81,10 @@ class _Table:
         if not len(keys):
             return 0
         keys = np.ascontiguousarray(keys)
-        return libbpf.map_delete_batch(self.fd, keys.ctypes.data, len(keys))
+        done = libbpf.map_delete_batch(self.fd, keys.ctypes.data, len(keys))
+        for key in keys[done + 1 :]:  # the kernel stops at a key already gone (a race): the rest one by one
+            libbpf.map_delete(self.fd, key.tobytes())
+        return len(keys)
 
 
 class FlowTables:
@@ -95,10 +99,16 @@ class FlowTables:
         self._seen = np.zeros(0, _SEEN)
         self._order = np.zeros(0, np.intp)
         self.evicted = 0
+        self._lock = threading.Lock()
 
     def read(self, now_ns: int) -> tuple[np.ndarray, TableState]:
         """Every live flow (a FLOW array); idle flows are deleted from the kernel instead, and a full
-        table loses its least active 1/EVICT_SHARE after this read reports them."""
+        table loses its least active 1/EVICT_SHARE after this read reports them. Thread-safe: the
+        TUI's worker and the exporter's scrapes may read at once."""
+        with self._lock:
+            return self._read(now_ns)
+
+    def _read(self, now_ns: int) -> tuple[np.ndarray, TableState]:
         parts = [t.read() for t in self._tables]
         flows = decode(parts[0][0], parts[0][1], parts[1][0], parts[1][1])
         h = np.concatenate([t.hashes(k) for t, (k, _v) in zip(self._tables, parts)])
@@ -126,6 +136,10 @@ class FlowTables:
 
     def clear(self) -> None:
         """Empty both tables (flows switched off)."""
+        with self._lock:
+            self._clear()
+
+    def _clear(self) -> None:
         for table in self._tables:
             keys, _values = table.read()
             table.delete(keys.copy())

@@ -245,8 +245,8 @@ def map_read_batch(map_fd: int, keys: ctypes.c_void_p, values: ctypes.c_void_p, 
 
 
 def map_delete_batch(map_fd: int, keys: ctypes.c_void_p, n: int) -> int:
-    """Delete n keys (packed back to back at address `keys`) with BPF_MAP_DELETE_BATCH; how many went.
-    A key already gone stops the kernel's batch, so the rest are then deleted one by one."""
+    """Delete n keys (packed back to back at address `keys`) with BPF_MAP_DELETE_BATCH; how many went
+    before the kernel stopped (it stops at a key that is already gone)."""
     so = lib()
     so.bpf_map_delete_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]
     opts = _BatchOpts(ctypes.sizeof(_BatchOpts), 0, 0)
