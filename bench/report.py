@@ -66,7 +66,7 @@ def render(r: dict) -> str:
         out.append(f"| {label} | {_spread(q[key])} | ≥ {target} | {_verdict(q[key]['median'] >= target)} |")
     out += [
         f"| bare XDP_PASS / no program, native | {_spread(q['bare_pass_vs_none'])} | (what any XDP program costs here) | |",
-        f"| tcpdump / no program | {_spread(q['tcpdump'])} | (for comparison) | |",
+        *([f"| tcpdump / no program | {_spread(q['tcpdump'])} | (for comparison) | |"] if "tcpdump" in q else []),
         "",
         "## In-kernel cost per packet",
         "",
