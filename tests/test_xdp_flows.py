@@ -127,12 +127,13 @@ def test_full_table_evicts_and_says_so_once(lab):
             lab.send([eth(0x0800, ipv4(17, udp(20_000 + 100 * r + i, 9))) for i in range(40)])
             sent += 40
             deadline = time.monotonic() + 10
+            first = len(samples)
             while time.monotonic() < deadline:  # every sample counts, so keep them all
                 samples.append(sampler.sample())
                 if samples[-1].totals[0].packets[0] == sent:
                     break
                 time.sleep(0.05)
-            assert samples[-1].flows_full
+            assert any(s.flows_full for s in samples[first:])
             assert len(kernel_flows(src, "flows4")) <= 16
         # Flows are read before the counters, so the last packets' flows show in the next sample.
         samples.append(sampler.sample())
