@@ -15,16 +15,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bptraf import libbpf, loader, netif
 from bptraf.counters import for_action, max_ifaces, size_labels
 from bptraf.errors import BptrafError
-from bptraf.flowarray import FlowArray
 from bptraf.flows import TableState
-from bptraf.flowtable import FlowTables
 from bptraf.loader import FLOWS_MAX_DEFAULT, VARIANTS, check_bcc
 from bptraf.model import Attachment, Snapshot
 from bptraf.source import Feature, available, check
+
+if TYPE_CHECKING:
+    from bptraf.flowarray import FlowArray
+    from bptraf.flowtable import FlowTables
 
 
 def check_headers(release: str = platform.release()) -> None:
@@ -168,6 +171,8 @@ class BpfSource:
             self._tables().clear()
 
     def _tables(self) -> FlowTables:
+        from bptraf.flowtable import FlowTables  # numpy loads only when flows are counted
+
         if self._flow_tables is None:
             self._flow_tables = FlowTables(self._maps, self._flows_max, self.ncpus, self._flows_idle_ns)
         return self._flow_tables
@@ -184,6 +189,8 @@ class BpfSource:
                 f"the flow table is full (--flows-max {self._flows_max}): the least active flows are evicted "
                 "each interval and new flows wait for room; the totals stay exact"
             )
+        from bptraf.flowarray import FlowArray
+
         return FlowArray(found)
 
     def gone(self) -> tuple[str, ...]:

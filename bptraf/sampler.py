@@ -6,14 +6,17 @@ import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bptraf import flows
 from bptraf.errors import InterfaceGone
-from bptraf.flowarray import FlowArray, FlowRates
 from bptraf.flows import Flow, FlowRate, TableState
 from bptraf.model import Snapshot
 from bptraf.rates import Rates, compute
 from bptraf.source import Feature, Source
+
+if TYPE_CHECKING:  # numpy loads only when flows are counted
+    from bptraf.flowarray import FlowArray, FlowRates
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class Sampler:
         extra = {}
         if found is not None:
             period = rates[0].period_s if rates else 0.0
-            if isinstance(found, FlowArray):  # the kernel's table as rows: growth matched in numpy
+            if hasattr(found, "since"):  # a FlowArray, the kernel's table as rows: growth matched in numpy
                 found = found.since(self._prev_rows)
                 self._prev_rows = found
                 per_iface = tuple(found.rates(i, period) for i in range(len(cur)))
