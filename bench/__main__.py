@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench import exporter, flowbench, testrun, traffic, userspace
+from bench import egress, exporter, flowbench, testrun, traffic, userspace
 from bench.report import render
 from bench.testbed import Testbed
 from bptraf.cli import versions
@@ -65,11 +65,15 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", type=Path, default=HERE)
     p.add_argument("--exporter", action="store_true", help="only the Prometheus exporter's costs (exporter.{md,json})")
+    p.add_argument("--egress", action="store_true", help="only the TX (tc egress) costs, into egress.{json,md}")
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench: run as root (it creates a netns and attaches XDP programs)")
     if args.exporter:
         run_exporter(args)
+        return
+    if args.egress:
+        egress.main(args.out)
         return
 
     if shutil.which("tcpdump") is None:  # scripts/bench installs it; without it, the comparison is left out
@@ -112,9 +116,10 @@ def main() -> None:
     results["verified_insns"] = userspace.verified_insns()
     print("bench: Prometheus exporter", flush=True)
     results["exporter"] = exporter.measure(args.repeats)
+    results["egress"] = egress.measure()
     results["bench_seconds"] = round(time.monotonic() - started, 1)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    text = render(results) + "\n" + exporter.render(results["exporter"])
+    text = render(results) + "\n" + exporter.render(results["exporter"]) + egress.render(results["egress"])
     (args.out / "results.md").write_text(text)
     print(text)
 

@@ -94,6 +94,8 @@ def bptraf_rate(lines: list[str], w0: float, w1: float) -> float | None:
     packets, seconds = 0, 0.0
     for line in lines:
         r = json.loads(line)
+        if "counters" not in r:  # the drop run's final summary
+            continue
         end = _epoch(r["time"])
         if end - r["interval"] >= w0 - 0.01 and end <= w1 + 0.01:
             packets += r["counters"]["all"]["packets"]

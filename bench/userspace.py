@@ -103,8 +103,8 @@ def verified_insns() -> dict:
     from bptraf import libbpf, loader
 
     out = {}
-    for action in ("pass", "drop"):
-        progs, maps = loader.load(action, 8, loader.FLOWS_MAX_DEFAULT)
+    for action in ("pass", "drop", "egress"):
+        progs, maps = loader.load(action, 8, loader.FLOWS_MAX_DEFAULT)[action]
         try:
             for features, fds in progs.items():
                 label = (

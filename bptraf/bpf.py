@@ -13,13 +13,13 @@ import os
 import platform
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bptraf import libbpf, loader, netif
+from bptraf import libbpf, limits, loader, netif, tcx
 from bptraf.counters import for_action, max_ifaces, size_labels
-from bptraf.errors import BptrafError
+from bptraf.errors import BptrafError, InterfaceGone, UsageError
 from bptraf.flows import TableState
 from bptraf.loader import FLOWS_MAX_DEFAULT, VARIANTS, check_bcc
 from bptraf.model import Attachment, Snapshot
@@ -53,9 +53,11 @@ class BpfSource:
         flows_max: int = FLOWS_MAX_DEFAULT,
         flows_idle_s: float = 60.0,
         features: Feature = Feature.NONE,
+        interrupted: Callable[[], bool] = lambda: False,
     ) -> None:
         if not 1 <= len(ifaces) <= max_ifaces():
-            raise BptrafError(f"bptraf watches 1 to {max_ifaces()} interfaces at once")
+            raise UsageError(f"at most {max_ifaces()} interfaces at once, not {len(ifaces)}")
+        self._interrupted = interrupted  # polled while the loader compiles: a stop never waits on it
         self._names = list(ifaces)
         self._action = action
         self._mode = mode
@@ -72,11 +74,14 @@ class BpfSource:
         self._warned_full = False
         check(action, features)
         self.available = available(action) & _built(action)
+        if Feature.TX not in features:  # the egress programs are loaded only when TX is asked for at start
+            self.available &= ~Feature.TX
         if features & ~self.available:
             raise BptrafError(f"this build cannot count {', '.join((features & ~self.available).names())}")
         self.features = features  # the feature set whose programs are attached
         self._sizes = size_labels() if action == "pass" else ()
         self._hooks: list[_Hook] = []  # one per attached interface
+        self._egress: tcx.Egress | None = None  # TX counting, while its programs are loaded
         self.attachments: tuple[Attachment, ...] = ()
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -88,13 +93,30 @@ class BpfSource:
             self._refuse_if_taken(name, ifindex)
         check_bcc()
         check_headers()
+        tx = ("egress",) if Feature.TX in self.features else ()
+        limits.ensure_open_files(loader.open_files_needed(self._action, len(self._names), tx))
         try:
-            self._progs, self._maps = loader.load(self._action, len(self._names), self._flows_max)
+            loaded = loader.load(self._action, len(self._names), self._flows_max, self._interrupted, tx)
+            self._progs, self._maps = loaded[self._action]
+            if tx:
+                self._egress = tcx.Egress(*loaded["egress"], len(self._counters), len(self._sizes))
             self.attachments = tuple(self._attach(i, n, x) for i, (n, x) in enumerate(zip(self._names, ifindexes)))
+            if self._egress is not None:
+                self._attach_tx(self._egress, ifindexes)
         except BaseException:
             self.close()
             raise
         return self
+
+    def _attach_tx(self, egress: tcx.Egress, ifindexes: Sequence[int]) -> None:
+        try:
+            egress.attach(ifindexes, self._names, self.features, self.ncpus)
+        except tcx.TcxMissing as exc:
+            self._note(str(exc))
+            egress.close()
+            self._egress = None
+            self.features &= ~Feature.TX
+            self.available &= ~Feature.TX
 
     def _refuse_if_taken(self, name: str, ifindex: int) -> None:
         try:
@@ -106,21 +128,23 @@ class BpfSource:
             raise BptrafError(f"{name} already has an XDP program ({held}); bptraf will not replace it")
 
     def _attach(self, slot: int, name: str, ifindex: int) -> Attachment:
-        fd = self._progs[self.features][slot]
+        fd = self._progs[self.features & ~Feature.TX][slot]
         modes = ["native", "generic"] if self._mode == "auto" else [self._mode]
         for mode in modes:
             try:
                 self._hooks.append(_Hook(fd, ifindex, mode, link_fd=libbpf.link_create_xdp(fd, ifindex, mode)))
                 return Attachment(name, ifindex, mode, self._action, self._counters, sizes=self._sizes)
             except OSError as exc:
-                if exc.errno == errno.EOPNOTSUPP and mode != modes[-1]:
-                    self._note(f"{name}: no native XDP in this driver; using generic mode")
-                    continue
+                if not netif.still_there(name, ifindex):
+                    raise InterfaceGone(netif.fate(name, ifindex, detached=True)) from None
                 if exc.errno in (errno.EBUSY, errno.EEXIST):
                     self._refuse_if_taken(name, ifindex)
-                if exc.errno == errno.EINVAL:
+                if exc.errno == errno.EINVAL and not _has_xdp_links():
                     return self._attach_netlink(fd, name, ifindex, mode)
-                raise BptrafError(f"{name}: cannot attach XDP in {mode} mode: {exc.strerror}") from None
+                if mode != modes[-1]:  # auto: a driver that refuses native XDP may still run it generic
+                    self._note(f"{name}: native XDP refused ({_why(exc)}); using generic mode")
+                    continue
+                raise BptrafError(f"{name}: cannot attach XDP in {mode} mode: {_why(exc)}{_flag_hint(mode)}") from None
         raise AssertionError("unreachable")
 
     def _attach_netlink(self, fd: int, name: str, ifindex: int, mode: str) -> Attachment:
@@ -139,7 +163,8 @@ class BpfSource:
     def zero(self) -> tuple[Snapshot, ...]:
         """The state at attach time: fresh maps hold zeros."""
         ts = self._clock()
-        return tuple(Snapshot.zero(ts, len(self._counters), self.ncpus, len(self._sizes)) for _ in self.attachments)
+        tx = Feature.TX in self.features
+        return tuple(Snapshot.zero(ts, len(self._counters), self.ncpus, len(self._sizes), tx) for _ in self.attachments)
 
     def read(self) -> tuple[Snapshot, ...]:
         """One snapshot per attached interface: totals since attach, summed over the possible CPUs."""
@@ -149,17 +174,25 @@ class BpfSource:
         for slot in range(len(self.attachments)):
             libbpf.map_lookup(self._maps["stats"], slot, buf)
             raw.append(buf[:])
+        egress = self._egress if Feature.TX in self.features else None
+        tx = egress.read(len(raw), self.ncpus) if egress else []
         ts = self._clock()  # stamp right after the reads, before any summing
-        return tuple(_snapshot(ts, vals, stride, len(self._counters)) for vals in raw)
+        snaps = tuple(_snapshot(ts, vals, stride, len(self._counters)) for vals in raw)
+        if egress:
+            snaps = tuple(replace(s, **egress.totals(vals)) for s, vals in zip(snaps, tx))
+        return snaps
 
     # -- features -------------------------------------------------------------------------------
     def set_features(self, features: Feature) -> None:
         """Swap every interface's program for the one built with `features`, atomically per interface."""
         check(self._action, features)
-        if features not in self._progs:
+        rx = features & ~Feature.TX
+        if rx not in self._progs or features & ~self.available:
             raise BptrafError(f"{self._action} mode cannot count {', '.join(features.names())}")
+        if self._egress is not None:
+            self._egress.switch(self.features, features, [a.ifindex for a in self.attachments], self._names, self.ncpus)
         for slot, hook in enumerate(self._hooks):
-            new = self._progs[features][slot]
+            new = self._progs[rx][slot]
             if hook.link_fd >= 0:
                 libbpf.link_update(hook.link_fd, new)
             else:
@@ -194,12 +227,21 @@ class BpfSource:
         return FlowArray(found)
 
     def gone(self) -> tuple[str, ...]:
-        """Watched interfaces that no longer exist (the kernel detached their programs)."""
-        return tuple(a.iface for a in self.attachments if not netif.still_there(a.iface, a.ifindex))
+        """What became of each watched interface that is no longer there as attached, in words."""
+        out = []
+        for a, hook in zip(self.attachments, self._hooks):
+            if netif.still_there(a.iface, a.ifindex):
+                continue
+            detached = hook.link_fd >= 0 and _link_ifindex(hook.link_fd) == 0
+            out.append(netif.fate(a.iface, a.ifindex, detached))
+        return tuple(out)
 
     # -- tear-down ------------------------------------------------------------------------------
     def close(self) -> None:
         """Detach and free everything, in reverse order; safe to call twice."""
+        if self._egress is not None:
+            self._egress.close()
+            self._egress = None
         while self._hooks:
             hook = self._hooks.pop()
             if hook.link_fd >= 0:
@@ -223,9 +265,40 @@ class BpfSource:
         self.close()
 
 
+def _why(exc: OSError) -> str:
+    """strerror, with what the errno means for an XDP attach where that is known."""
+    known = {
+        errno.ERANGE: "the MTU, or a veth peer's MTU, is too large for native XDP",
+        errno.EOPNOTSUPP: "no native XDP in this driver",
+        errno.ENOMEM: "out of memory",
+    }
+    text = os.strerror(exc.errno) if exc.errno else str(exc)
+    return f"{text}: {known[exc.errno]}" if exc.errno in known else text
+
+
+def _flag_hint(mode: str) -> str:
+    return "; --mode generic works on any interface" if mode == "native" else ""
+
+
+def _has_xdp_links() -> bool:
+    """XDP links came with Linux 5.9; before that link_create says EINVAL."""
+    try:
+        major, minor = (int(x) for x in platform.release().split(".")[:2])
+    except ValueError:
+        return True
+    return (major, minor) >= (5, 9)
+
+
+def _link_ifindex(link_fd: int) -> int:
+    try:
+        return libbpf.link_ifindex(link_fd)
+    except OSError:
+        return -1
+
+
 def _built(action: str) -> Feature:
-    """The feature sets kernel programs exist for."""
-    out = Feature.NONE
+    """The feature sets kernel programs exist for (TX: kernel/egress.c, for pass mode)."""
+    out = Feature.TX if action == "pass" else Feature.NONE
     for variant in VARIANTS[action]:
         out |= variant
     return out

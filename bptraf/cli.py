@@ -1,126 +1,29 @@
-"""Command line: arguments, the choice of renderer, signals and exit codes all live here."""
+"""Command line: the choice of renderer, signals and exit codes all live here (options in options.py).
+
+The contract: stop signals (SIGINT, SIGTERM, SIGHUP) are blocked from the start and taken
+synchronously, so no cleanup is ever cut in half; they end bptraf with exit 0, even while it is still
+compiling or stdout's reader has stopped reading. Every failure is one line on stderr: exit 2 for usage,
+1 at run time. Nothing stays attached in any case.
+"""
 
 from __future__ import annotations
 
-import argparse
-import math
+import contextlib
+import errno
 import os
 import platform
 import signal
 import sys
+import time
 from collections.abc import Sequence
 
-from bptraf import __version__, netif
-from bptraf.errors import EXIT_OK, BptrafError, UsageError
+from bptraf import __version__, netif, output
+from bptraf.errors import EXIT_OK, EXIT_RUNTIME, BptrafError, Stopped, UsageError
+from bptraf.options import Settled, output_mode, parser, settle
 from bptraf.source import Feature
 from bptraf.source import check as check_features
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-EXAMPLES = """\
-examples:
-  bptraf eth0                 count packets on eth0 by protocol, pass them on
-  bptraf eth0 -d              drop everything on eth0 and count it: how fast can this host receive?
-  bptraf eth0 eth1 -i 5       two interfaces, 5-second intervals
-  bptraf eth0 -c 10 --json    ten JSON lines, one per second, then exit
-  bptraf eth0 | tee log       plain text lines (the TUI is only for terminals)
-  bptraf eth0 --flows --top 5 who is sending: the five biggest flows after each interval
-  bptraf eth0 --json --sizes  JSON with a frame-size histogram per interval
-  bptraf eth0 -q --listen 127.0.0.1:9747   Prometheus metrics only, on this host only
-"""
-
-
-def _bounded(kind, lo, hi, what):
-    """An argparse type: a number of `kind` within [lo, hi]; NaN and infinities are refused."""
-
-    def parse(text: str):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
-        if not (math.isfinite(value) and lo <= value <= hi):
-            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, not {text}")
-        return value
-
-    return parse
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="bptraf",
-        description="Count received packets by protocol with XDP and show live rates.",
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("interfaces", nargs="*", metavar="IFACE", help="interfaces to watch (default: the default route's)")
-    p.add_argument(
-        "-i",
-        "--interval",
-        type=_bounded(float, 0.1, 3600, "a number"),
-        default=1.0,
-        metavar="SECONDS",
-        help="sampling interval, 0.1-3600 (default 1)",
-    )
-    p.add_argument(
-        "-c", "--count", type=_bounded(int, 1, 1 << 62, "a whole number"), metavar="N", help="stop after N intervals"
-    )
-    p.add_argument("-d", "--drop", action="store_true", help="drop benchmark: count totals only and DROP every packet")
-    p.add_argument(
-        "--mode",
-        choices=("auto", "native", "generic"),
-        default="auto",
-        help="XDP mode (default auto: native, else generic)",
-    )
-    p.add_argument("--sizes", action="store_true", help="also keep a frame-size histogram (pass mode; TUI key z)")
-    p.add_argument("--flows", action="store_true", help="also count per flow (pass mode; TUI key f)")
-    p.add_argument(
-        "--flows-max",
-        type=_bounded(int, 16, 1 << 20, "a whole number"),
-        default=16384,
-        metavar="N",
-        help="flow table size per IP version (default 16384)",
-    )
-    p.add_argument(
-        "--flows-idle",
-        type=_bounded(float, 1, 86400, "a number"),
-        default=60.0,
-        metavar="SECONDS",
-        help="forget flows idle this long (default 60)",
-    )
-    p.add_argument("--resolve", action="store_true", help="TUI: show flow hosts by name (reverse DNS; key n)")
-    p.add_argument(
-        "--top",
-        type=_bounded(int, 1, 1000, "a whole number"),
-        default=10,
-        metavar="N",
-        help="flows shown per interval (default 10)",
-    )
-    out = p.add_mutually_exclusive_group()
-    out.add_argument("--plain", action="store_true", help="classic text lines, even on a terminal")
-    out.add_argument("--json", action="store_true", help="one JSON object per interface per interval")
-    p.add_argument("-V", "--version", action="store_true", help="show bptraf, bcc, libbpf and kernel versions")
-    _exporter_options(p)
-    return p
-
-
-def _exporter_options(p: argparse.ArgumentParser) -> None:
-    from bptraf.exporter import DEFAULT_PORT
-
-    g = p.add_argument_group("Prometheus exporter")
-    g.add_argument(
-        "--listen",
-        nargs="?",
-        const=str(DEFAULT_PORT),
-        metavar="[ADDR:]PORT",
-        help=f"serve /metrics on PORT, every address unless ADDR is given (default port {DEFAULT_PORT})",
-    )
-    g.add_argument("-q", "--quiet", action="store_true", help="no output: run the exporter alone, as a service")
-    g.add_argument(
-        "--metrics-flows",
-        type=_bounded(int, 1, 1000, "a whole number"),
-        metavar="N",
-        help="also export the top N flows by rate (one series per flow: mind the cardinality)",
-    )
 
 
 def versions() -> str:
@@ -136,16 +39,21 @@ def versions() -> str:
 
 
 def note(message: str) -> None:
-    print(f"bptraf: {message}", file=sys.stderr, flush=True)
+    with contextlib.suppress(OSError):  # stderr full or gone: the exit code still tells
+        print(f"bptraf: {message}", file=sys.stderr, flush=True)
 
 
 def choose_interfaces(names: Sequence[str]) -> list[str]:
+    from bptraf.counters import max_ifaces
+
     if not names:
         found = netif.default_route_iface()
         if found is None:
             raise UsageError("no interface given and no default route to pick one from: name an interface")
         note(f"no interface given; watching {found}, which holds the default route")
         names = [found]
+    if len(names) > max_ifaces():
+        raise UsageError(f"at most {max_ifaces()} interfaces at once, not {len(names)}")
     if len(set(names)) != len(names):
         raise UsageError("an interface is named twice")
     for name in names:
@@ -163,24 +71,37 @@ def warn_drop(names: Sequence[str]) -> None:
         )
 
 
-def _signal_wait(timeout: float):
-    """Sleep up to `timeout` seconds, or until a stop signal arrives (they are blocked and taken here)."""
-    from bptraf.sampler import Wait
+class Stops:
+    """The stop signals, blocked and taken here: `pending(timeout)` waits up to `timeout` for one and
+    says whether one has come (now or before)."""
 
-    return Wait.TIMEOUT if signal.sigtimedwait(STOP_SIGNALS, timeout) is None else Wait.STOP
+    def __init__(self) -> None:
+        self.seen = False
+
+    def pending(self, timeout: float = 0.0) -> bool:
+        if not self.seen and signal.sigtimedwait(STOP_SIGNALS, timeout) is not None:
+            self.seen = True
+        return self.seen
+
+    def wait(self, timeout: float):
+        from bptraf.sampler import Wait
+
+        return Wait.STOP if self.pending(timeout) else Wait.TIMEOUT
 
 
-def _run_lines(source, args) -> None:
-    from bptraf.sampler import Sampler, run
-    from bptraf.writers import JsonWriter, PlainWriter
-
-    writer = (JsonWriter if args.json else PlainWriter)(sys.stdout, source.attachments, args.top)
-    writer.start()
-    run(Sampler(source), args.interval, args.count, _signal_wait, writer)
-
-
-def _wants_tui(args) -> bool:
-    return not (args.plain or args.json or args.quiet) and sys.stdout.isatty() and sys.stdin.isatty()
+def _features(args) -> Feature:
+    features = Feature.NONE
+    for name in ("sizes", "flows"):
+        if getattr(args, name):
+            features |= Feature[name.upper()]
+    if args.metrics_flows:
+        features |= Feature.FLOWS
+    check_features("drop" if args.drop else "pass", features)
+    if args.drop and args.no_tx:
+        raise UsageError("-d never counts what is sent: --no-tx would change nothing")
+    if not (args.drop or args.no_tx):
+        features |= Feature.TX
+    return features
 
 
 def _bind_exporter(args):
@@ -212,80 +133,160 @@ def _serve(exporter, source, args):
     return shared
 
 
-def _run_quiet(source, args) -> None:
+def _run_quiet(source, args, stops: Stops) -> None:
     """-q: the exporter alone. Wait for a stop signal (or -c intervals), watching the interfaces."""
     from bptraf.sampler import Sampler, Wait
 
     sampler = Sampler(source)
     done = 0
     while args.count is None or done < args.count:
-        if _signal_wait(args.interval) is Wait.STOP:
+        if stops.wait(args.interval) is Wait.STOP:
             return
         done += 1
         sampler.check()
 
 
+def _run_lines(source, args, opts: Settled, stream, stops: Stops) -> None:
+    from bptraf.sampler import Sampler, run
+    from bptraf.summary import Tally
+    from bptraf.writers import JsonWriter, PlainWriter
+
+    if args.json:
+        writer = JsonWriter(stream, source.attachments, opts.top)
+    else:
+        writer = PlainWriter(stream, source.attachments, opts.top, args.timestamps)
+    writer.start()
+    emit = writer
+    tally = None
+    if args.drop:
+        tally = Tally(source.attachments, args.interval)
+
+        def emit(sample) -> None:
+            tally(sample)
+            writer(sample)
+
+    sampler = Sampler(source)
+    run(sampler, args.interval, args.count, stops.wait, emit)
+    if tally is not None:
+        writer.summary(tally.verdicts([netif.speed_mbps(a.iface) for a in source.attachments]), time.time())
+
+
+def _live_source(names: list[str], args, opts: Settled, features: Feature, stops: Stops):
+    """The XDP programs on `names`, not yet open; a stop while it compiles ends the start-up."""
+    from bptraf.bpf import BpfSource
+
+    return BpfSource(
+        names,
+        action="drop" if args.drop else "pass",
+        mode=args.mode,
+        note=note,
+        flows_max=opts.flows_max,
+        flows_idle_s=opts.flows_idle,
+        features=features,
+        interrupted=stops.pending,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    stdout_open = output.guard_stdio()
     args = parser().parse_args(argv)
     if args.version:
-        print(versions())
-        return EXIT_OK
-    # Stop signals are blocked and taken synchronously by the sampling loop, so cleanup can never be
-    # interrupted half-way; the TUI installs its own handlers on its event loop instead.
-    tui = _wants_tui(args)
-    mask = None if tui else signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    source = exporter = None
+        return _print_versions() if stdout_open else _fail(BptrafError(output.STDOUT_CLOSED))
+    stops = Stops()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    source = stream = exporter = None
+    code = EXIT_OK
     try:
-        features = Feature.NONE
-        for name in ("sizes", "flows"):
-            if getattr(args, name):
-                features |= Feature[name.upper()]
+        mode = output_mode(args, stdout_open and os.isatty(1) and os.isatty(0))
+        opts = settle(args, mode)
         exporter = _bind_exporter(args)
-        if args.metrics_flows:
-            features |= Feature.FLOWS
-        action = "drop" if args.drop else "pass"
-        check_features(action, features)
+        features = _features(args)
         names = choose_interfaces(args.interfaces)
-        from bptraf.bpf import BpfSource
-
-        source = BpfSource(
-            names,
-            action=action,
-            mode=args.mode,
-            note=note,
-            flows_max=args.flows_max,
-            flows_idle_s=args.flows_idle,
-            features=features,
-        )
-        if args.drop:
-            warn_drop(names)
+        if mode in ("plain", "json"):
+            stream = output.stdout_stream(stdout_open, stops.pending)
+        source = _live_source(names, args, opts, features, stops)
         source.open()
+        if args.drop:
+            warn_drop(names)  # only now that it is really dropping
         source = _serve(exporter, source, args)
-        if args.quiet:
-            _run_quiet(source, args)
-        elif tui:
-            from bptraf.tui.app import run_tui
-
-            run_tui(source, args.interval, args.count, args.top, args.resolve)
+        if mode == "quiet":
+            _run_quiet(source, args, stops)
+        elif mode == "tui":
+            _run_tui(source, args, opts, stops, mask)
         else:
-            _run_lines(source, args)
-        return EXIT_OK
+            _run_lines(source, args, opts, stream, stops)
+    except Stopped:
+        pass
     except BptrafError as exc:
-        note(str(exc))
-        return exc.exit_code
+        code = _fail(exc)
     except BrokenPipeError:
-        # A reader such as `head` went away: detach quietly, and keep Python's final flush from failing.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
+        pass  # a reader such as `head` went away: detach quietly
+    except (OSError, MemoryError) as exc:
+        note(_describe(exc))
+        code = EXIT_RUNTIME
     except KeyboardInterrupt:
-        return EXIT_OK
+        pass
     finally:
         if exporter is not None:
             exporter.stop()  # first: no scrape may read the maps once they are closed
         if source is not None:
-            source.close()
-        if mask is not None:
-            # A stop signal that came during cleanup has done its job: take it, then restore the mask.
-            while signal.sigtimedwait(STOP_SIGNALS, 0) is not None:
-                pass
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+            source.close()  # then: nothing waits on stdout while a program is attached
+    if stream is not None:
+        code = _finish(stream, stops, code)
+    # A stop signal that came during cleanup has done its job: take it, then restore the mask.
+    while signal.sigtimedwait(STOP_SIGNALS, 0) is not None:
+        pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    return code
+
+
+def _fail(exc: BptrafError) -> int:
+    note(str(exc))
+    return exc.exit_code
+
+
+def _print_versions() -> int:
+    try:
+        os.write(sys.stdout.fileno(), f"{versions()}\n".encode())
+    except BrokenPipeError:
+        pass
+    except OSError as exc:
+        return _fail(BptrafError(f"cannot write to stdout: {exc.strerror}"))
+    return EXIT_OK
+
+
+def _finish(stream, stops: Stops, code: int) -> int:
+    """Let the reader take what is queued: all of it after a normal end, a moment's worth after a stop."""
+    try:
+        if not stream.finish(patient=code == EXIT_OK and not stops.seen):
+            note(f"stdout's reader is not reading: {stream.out.unwritten} blocks of output were not written")
+    except BrokenPipeError:
+        pass
+    except BptrafError as exc:
+        if code == EXIT_OK:
+            note(str(exc))
+            code = exc.exit_code
+    stream.out.close()
+    return code
+
+
+def _describe(exc: BaseException) -> str:
+    """A system error bptraf did not foresee, as one line."""
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    if isinstance(exc, OSError) and exc.errno == errno.EMFILE:
+        from bptraf.limits import open_files
+
+        return f"too many open files ({open_files()}): raise it, e.g. `ulimit -n 1024`"
+    return f"{exc.strerror or exc}" + (f": {exc.filename}" if getattr(exc, "filename", None) else "")
+
+
+def _run_tui(source, args, opts: Settled, stops: Stops, mask) -> None:
+    """The TUI takes its signals on its own event loop: hand them back to it (a stop that came while
+    starting ends bptraf here instead)."""
+    if stops.pending(0.0):
+        return
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    from bptraf.tui.app import run_tui
+
+    run_tui(source, args.interval, args.count, opts.top, args.resolve)

@@ -18,4 +18,8 @@ class UsageError(BptrafError):
 
 
 class InterfaceGone(BptrafError):
-    """A watched interface disappeared while bptraf ran."""
+    """A watched interface is no longer there as bptraf attached to it (deleted, renamed, moved)."""
+
+
+class Stopped(Exception):
+    """A stop signal arrived while bptraf was still starting: not a failure, nothing to print (exit 0)."""

@@ -8,6 +8,7 @@ import os
 from functools import cache
 
 BPF_XDP = 37  # enum bpf_attach_type
+BPF_TCX_EGRESS = 47  # Linux 6.6+; libbpf 1.1 passes it through unnamed
 XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0
 XDP_FLAGS_SKB_MODE = 1 << 1
 XDP_FLAGS_DRV_MODE = 1 << 2
@@ -44,6 +45,7 @@ def lib() -> ctypes.CDLL:
     so.bpf_xdp_attach.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_uint32, ctypes.POINTER(_XdpAttachOpts)]
     so.bpf_link_update.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_void_p]
     so.bpf_map_delete_elem.argtypes = [ctypes.c_int, ctypes.c_void_p]
+    so.bpf_map_update_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
     so.bpf_map_lookup_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
                                         ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]  # fmt: skip
     so.bpf_prog_test_run_opts.argtypes = [ctypes.c_int, ctypes.c_void_p]
@@ -72,6 +74,22 @@ def link_create_xdp(prog_fd: int, ifindex: int, mode: str) -> int:
     """Attach an XDP program through a BPF link; the kernel detaches it when the fd closes."""
     opts = _LinkCreateOpts(ctypes.sizeof(_LinkCreateOpts), MODE_FLAGS[mode])
     return _check(lib().bpf_link_create(prog_fd, ifindex, BPF_XDP, ctypes.byref(opts)), "link")
+
+
+def link_create_tcx_egress(prog_fd: int, ifindex: int) -> int:
+    """Append a SCHED_CLS program to an interface's tcx egress chain through a BPF link.
+
+    No flags: the kernel appends after the programs already there and replaces none; the link
+    goes when its last fd closes, on kill -9 too. Kernels before 6.6 refuse the attach type (EINVAL).
+    """
+    opts = _LinkCreateOpts(ctypes.sizeof(_LinkCreateOpts), 0)
+    return _check(lib().bpf_link_create(prog_fd, ifindex, BPF_TCX_EGRESS, ctypes.byref(opts)), "tcx link")
+
+
+def map_zero(map_fd: int, key: int, size: int) -> None:
+    """Write zeros to one element of an array map (`size` bytes: every CPU's copy of a per-CPU map)."""
+    k = ctypes.c_uint32(key)
+    _check(lib().bpf_map_update_elem(map_fd, ctypes.byref(k), ctypes.create_string_buffer(size), 0), "map write")
 
 
 def netlink_attach_xdp(prog_fd: int, ifindex: int, mode: str) -> None:
@@ -169,6 +187,21 @@ def test_run_xdp(
         opts.data_size_out = len(out)
     _check(lib().bpf_prog_test_run_opts(prog_fd, ctypes.byref(opts)), "test run")
     return opts.retval, opts.duration
+
+
+def test_run_skb(prog_fd: int, frame: bytes, repeat: int, ctx: bytes = b"") -> tuple[int, int]:
+    """BPF_PROG_TEST_RUN a tc (SCHED_CLS) program on `frame`, with `ctx` as the leading bytes of its
+    struct __sk_buff (the kernel takes gso_segs, gso_size, wire_len and a few more from it):
+    (return value, average ns per run)."""
+    buf = ctypes.create_string_buffer(frame, len(frame))
+    out = ctypes.create_string_buffer(len(frame) + 256)
+    opts = _TestRunOpts(sz=ctypes.sizeof(_TestRunOpts), data_in=ctypes.addressof(buf), data_size_in=len(frame),
+                        data_out=ctypes.addressof(out), data_size_out=len(out), repeat=repeat)  # fmt: skip
+    if ctx:
+        ctx_buf = ctypes.create_string_buffer(ctx, len(ctx))
+        opts.ctx_in, opts.ctx_size_in = ctypes.addressof(ctx_buf), len(ctx)
+    _check(lib().bpf_prog_test_run_opts(prog_fd, ctypes.byref(opts)), "test run")
+    return ctypes.c_int32(opts.retval).value, opts.duration
 
 
 class _BatchOpts(ctypes.Structure):
@@ -277,3 +310,19 @@ def prog_verified_insns(prog_fd: int) -> int:
     if size.value < _VERIFIED_INSNS_OFFSET + 4:
         raise LibbpfError(errno.EOPNOTSUPP, "program info: this kernel does not report verified instructions")
     return int.from_bytes(buf.raw[_VERIFIED_INSNS_OFFSET : _VERIFIED_INSNS_OFFSET + 4], "little")
+
+
+class _XdpLinkInfo(ctypes.Structure):
+    # struct bpf_link_info up to the xdp member of its union (which is 8-byte aligned, at offset 16).
+    _fields_ = [("type", ctypes.c_uint32), ("id", ctypes.c_uint32), ("prog_id", ctypes.c_uint32),
+                ("_pad", ctypes.c_uint32), ("ifindex", ctypes.c_uint32), ("_rest", ctypes.c_uint8 * 44)]  # fmt: skip
+
+
+def link_ifindex(link_fd: int) -> int:
+    """The ifindex an XDP link is attached to; 0 once the kernel detached it (its interface was deleted)."""
+    so = lib()
+    so.bpf_obj_get_info_by_fd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]
+    info = _XdpLinkInfo()
+    size = ctypes.c_uint32(ctypes.sizeof(info))
+    _check(so.bpf_obj_get_info_by_fd(link_fd, ctypes.byref(info), ctypes.byref(size)), "link info")
+    return info.ifindex

@@ -57,6 +57,34 @@ def still_there(name: str, ifindex: int) -> bool:
         return False
 
 
+def fate(name: str, ifindex: int, detached: bool) -> str:
+    """What became of interface `name` (ifindex `ifindex`), which bptraf attached to, in one sentence.
+
+    `detached`: the kernel took bptraf's program off it (its link no longer points at an interface).
+    """
+    try:
+        now = socket.if_indextoname(ifindex)
+    except OSError:
+        now = None
+    if now is not None:
+        return f"{name} was renamed {now} (ifindex {ifindex}) while bptraf watched it"
+    if detached:
+        return f"{name} (ifindex {ifindex}) was deleted; the kernel detached bptraf's program"
+    return (
+        f"{name} (ifindex {ifindex}) was moved to another network namespace; "
+        "bptraf's program went with it, and is detached as bptraf exits"
+    )
+
+
+def speed_mbps(name: str, sys_net: Path = Path("/sys/class/net")) -> int | None:
+    """The link speed the driver reports (what ethtool shows), in Mb/s; None when unknown or down."""
+    try:
+        value = int((sys_net / name / "speed").read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return value if 0 < value < 0xFFFFFFFF else None
+
+
 def possible_cpus(path: str = "/sys/devices/system/cpu/possible") -> int:
     """How many CPUs per-CPU maps hold values for: the possible ones, not just the online ones."""
     total = 0

@@ -79,10 +79,10 @@ class Sampler:
         return Sample(self._wall(), rates, cur, per_iface, features, **extra)
 
     def check(self) -> None:
-        """Raise InterfaceGone if a watched interface was removed."""
+        """Raise InterfaceGone if a watched interface was removed, renamed or moved (the source says which)."""
         gone = self.source.gone()
         if gone:
-            raise InterfaceGone(f"{', '.join(gone)} disappeared; the kernel detached bptraf's program")
+            raise InterfaceGone("; ".join(gone))
 
 
 def next_deadline(deadline: float, interval: float, now: float) -> float:

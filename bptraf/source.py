@@ -76,7 +76,7 @@ class Source(Protocol):
         ...
 
     def gone(self) -> tuple[str, ...]:
-        """Watched interfaces that no longer exist."""
+        """One sentence per watched interface that is no longer there as attached (deleted, renamed, moved)."""
         ...
 
     def close(self) -> None:

@@ -3,29 +3,77 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import TextIO
 
 from bptraf.flows import FlowRate, top
 from bptraf.model import Attachment
+from bptraf.rates import Rates
 from bptraf.sampler import Sample
 from bptraf.source import Feature
-from bptraf.units import rate
+from bptraf.summary import Verdict
+from bptraf.units import rate, si
 
-FLOW_HEADER = f"{'PROTO':>6} {'SRC':<46} {'DST':<46} {'PKTS':>10} {'BYTES':>12} {'pps':>10} {'bps':>11}"
+WIDTH = 100  # plain lines fit in this many columns
+FLOW_HEADER = f"{'PROTO':>6} {'pps':>10} {'bps':>10} {'PKTS':>7} {'BYTES':>8}  SRC > DST"
+_FLOW_INDENT = len(FLOW_HEADER) - len("SRC > DST")
 
 
 def endpoint(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def flow_line(r: FlowRate) -> str:
-    """A stable column form: totals since first seen, then the current rates."""
+def flow_lines(r: FlowRate) -> list[str]:
+    """A stable column form: the current rates, totals since first seen, then who to whom. A pair of
+    long (IPv6) endpoints goes on two lines, so nothing passes WIDTH columns."""
     f = r.flow
-    return (
-        f"{f.proto_name:>6} {endpoint(f.src, f.sport):<46} {endpoint(f.dst, f.dport):<46} "
-        f"{f.packets:>10} {f.bytes:>12} {rate(r.pps, 'pps'):>10} {rate(r.bps, 'bps'):>11}"
+    head = (
+        f"{f.proto_name:>6} {rate(r.pps, 'pps'):>10} {rate(r.bps, 'bps'):>10} "
+        f"{si(f.packets):>7} {rate(f.bytes, 'B'):>8}  "
     )
+    src, dst = endpoint(f.src, f.sport), endpoint(f.dst, f.dport)
+    if len(head) + len(src) + 3 + len(dst) <= WIDTH:
+        return [f"{head}{src} > {dst}"]
+    return [f"{head}{src}", f"{'':>{_FLOW_INDENT}}> {dst}"]
+
+
+def iso_time(when: float) -> str:
+    """`2026-11-18T11:06:40.000Z`: UTC, milliseconds."""
+    return datetime.fromtimestamp(when, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def tx_lines(a: Attachment, r: Rates) -> list[str]:
+    """What was sent, after the received block: `       all TX: 1.20 Kpps 9.8 Mbps`, by the RX rule
+    (`all` always, other classes when they had packets); none while TX is not counted. The label
+    keeps its column, and ` TX:` keeps a grep for `all:` to received lines."""
+    if not r.tx_packets:
+        return []
+    return [
+        f"{c.label:>10} TX: {rate(r.tx_pps[c.index], 'pps')} {rate(r.tx_bps[c.index], 'bps')}"
+        for c in a.counters
+        if c.index == 0 or r.tx_packets[c.index]
+    ]
+
+
+def tx_record(a: Attachment, r: Rates, features: Feature) -> dict:
+    """JSON's `tx` object, shaped like `counters`, and `tx_sizes` with sizes on; {} while TX is not counted."""
+    if not r.tx_packets:
+        return {}
+    out: dict = {
+        "tx": {
+            c.name: {
+                "packets": r.tx_packets[c.index],
+                "bytes": r.tx_bytes[c.index],
+                "pps": round(r.tx_pps[c.index], 3),
+                "bps": round(r.tx_bps[c.index], 3),
+            }
+            for c in a.counters
+        }
+    }
+    if Feature.SIZES in features:
+        out["tx_sizes"] = dict(zip(a.sizes, r.tx_sizes))
+    return out
 
 
 class _Writer:
@@ -37,9 +85,18 @@ class _Writer:
     def start(self) -> None:
         """Anything written once, before the first interval."""
 
+    def summary(self, verdicts: Sequence[Verdict], when: float) -> None:
+        """The drop benchmark's last word, one per interface."""
+
 
 class PlainWriter(_Writer):
     """The classic bptraf block: `       all: 12.88 Kpps 154.9 Mbps`, one block per interval."""
+
+    def __init__(
+        self, out: TextIO, attachments: tuple[Attachment, ...], top_n: int = 10, timestamps: bool = False
+    ) -> None:
+        super().__init__(out, attachments, top_n)
+        self.timestamps = timestamps
 
     def start(self) -> None:
         for a in self.attachments:
@@ -47,47 +104,55 @@ class PlainWriter(_Writer):
         self.out.flush()
 
     def __call__(self, sample: Sample) -> None:
-        lines = []
+        lines = [f"# {iso_time(sample.time)}"] if self.timestamps else []
         several = len(self.attachments) > 1
         for i, (a, r) in enumerate(zip(self.attachments, sample.rates)):
             if several:
                 lines.append(f"{a.iface}:")
-            for c in a.counters:
-                if c.index == 0 or r.packets[c.index]:
-                    lines.append(f"{c.label:>10}: {rate(r.pps[c.index], 'pps')} {rate(r.bps[c.index], 'bps')}")
+            lines.extend(counter_lines(a, r))
+            if Feature.SIZES in sample.features and a.sizes:
+                lines.append(sizes_line(a, r))
+            lines.extend(tx_lines(a, r))
             if sample.flows is not None:
                 lines.append(FLOW_HEADER)
-                lines.extend(flow_line(fr) for fr in top(sample.flows[i], self.top_n))
+                for fr in top(sample.flows[i], self.top_n):
+                    lines.extend(flow_lines(fr))
         lines.append("")
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
+
+    def summary(self, verdicts: Sequence[Verdict], when: float) -> None:
+        self.out.write("".join(f"{v.line()}\n" for v in verdicts))
+        self.out.flush()
+
+
+def counter_lines(a: Attachment, r: Rates) -> list[str]:
+    """`all` always, then every class that saw packets in the interval."""
+    return [
+        f"{c.label:>10}: {rate(r.pps[c.index], 'pps')} {rate(r.bps[c.index], 'bps')}"
+        for c in a.counters
+        if c.index == 0 or r.packets[c.index]
+    ]
+
+
+def sizes_line(a: Attachment, r: Rates) -> str:
+    """`     sizes: 0-64 100%  65-127 0%  ...`: each bucket's share of the interval's packets."""
+    total = sum(r.sizes)
+    return f"{'sizes':>10}: " + "  ".join(
+        f"{label} {n / total if total else 0:.0%}" for label, n in zip(a.sizes, r.sizes)
+    )
 
 
 class JsonWriter(_Writer):
     """One JSON object per interface per interval, raw numbers only."""
 
     def __call__(self, sample: Sample) -> None:
-        when = datetime.fromtimestamp(sample.time, timezone.utc).isoformat(timespec="milliseconds")
-        when = when.replace("+00:00", "Z")
+        when = iso_time(sample.time)
         for i, (a, r) in enumerate(zip(self.attachments, sample.rates)):
-            record = {
-                "time": when,
-                "interface": a.iface,
-                "interval": round(r.period_s, 6),
-                "mode": a.mode,
-                "action": a.action,
-                "counters": {
-                    c.name: {
-                        "packets": r.packets[c.index],
-                        "bytes": r.bytes[c.index],
-                        "pps": round(r.pps[c.index], 3),
-                        "bps": round(r.bps[c.index], 3),
-                    }
-                    for c in a.counters
-                },
-            }
+            record = interval_record(when, a, r)
             if Feature.SIZES in sample.features:
                 record["sizes"] = dict(zip(a.sizes, r.sizes))
+            record.update(tx_record(a, r, sample.features))
             if sample.flows is not None:
                 record["flows"] = [_flow_record(fr) for fr in top(sample.flows[i], self.top_n)]
                 # The flow table is shared by every interface: the same figures on each record.
@@ -95,6 +160,34 @@ class JsonWriter(_Writer):
                 record["flows_untracked_packets"] = sample.flows_untracked
             self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
         self.out.flush()
+
+    def summary(self, verdicts: Sequence[Verdict], when: float) -> None:
+        # No `counters` key: a reader of intervals (the replay) skips this record.
+        for a, v in zip(self.attachments, verdicts):
+            record = {"time": iso_time(when), "interface": a.iface, "mode": a.mode, "action": a.action}
+            record["summary"] = v.record()
+            self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self.out.flush()
+
+
+def interval_record(when: str, a: Attachment, r: Rates) -> dict:
+    """One interface's interval: where, how long, and every counter's deltas and rates."""
+    return {
+        "time": when,
+        "interface": a.iface,
+        "interval": round(r.period_s, 6),
+        "mode": a.mode,
+        "action": a.action,
+        "counters": {
+            c.name: {
+                "packets": r.packets[c.index],
+                "bytes": r.bytes[c.index],
+                "pps": round(r.pps[c.index], 3),
+                "bps": round(r.bps[c.index], 3),
+            }
+            for c in a.counters
+        },
+    }
 
 
 def _flow_record(r: FlowRate) -> dict:

@@ -153,7 +153,7 @@ static __always_inline int count(struct xdp_md *ctx, __u32 slot, const int featu
 	struct bptraf_stats *s = bptraf_stats.lookup(&slot);
 
 	if (s)
-		classify(s, slot, data, end, end - data, features);
+		classify(s, slot, data, end, 1, end - data, features);
 	return XDP_PASS;
 }
 

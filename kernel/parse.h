@@ -33,10 +33,23 @@
 #define BPTRAF_SIZES_ON 1
 #define BPTRAF_FLOWS_ON 2
 
-static __always_inline void add(struct bptraf_stats *s, int i, __u64 len)
+/*
+ * `pkts` frames of `len` bytes in all: receive passes the constant 1, which
+ * compiles to the same increment as before; egress passes a GSO packet's
+ * segment count.
+ */
+static __always_inline void add(struct bptraf_stats *s, int i, __u32 pkts, __u64 len)
 {
-	s->c[i].packets++;
+	s->c[i].packets += pkts;
 	s->c[i].bytes += len;
+}
+
+#define BPTRAF_BUCKET(max) + (len > max)
+
+/* The frame-size bucket of a `len`-byte frame: a sum of comparisons. */
+static __always_inline int size_bucket(__u64 len)
+{
+	return 0 BPTRAF_SIZES(BPTRAF_BUCKET);
 }
 
 static __always_inline int l4_class(int proto)
@@ -108,42 +121,40 @@ static __always_inline int ipv6_proto(void *l3, void *end, void **l4)
 	return nh;
 }
 
-static __always_inline void count_ip(struct bptraf_stats *s, __u32 slot, void *l3, void *end, int v6, __u64 len,
-				     const int features)
+static __always_inline void count_ip(struct bptraf_stats *s, __u32 slot, void *l3, void *end, int v6, __u32 pkts,
+				     __u64 len, const int features)
 {
 	void *l4 = NULL;
 	int proto = v6 ? ipv6_proto(l3, end, &l4) : ipv4_proto(l3, end, &l4);
 
-	add(s, v6 ? BPTRAF_C_IPV6 : BPTRAF_C_IPV4, len);
+	add(s, v6 ? BPTRAF_C_IPV6 : BPTRAF_C_IPV4, pkts, len);
 	if (proto == BPTRAF_TRUNCATED) {
-		add(s, BPTRAF_C_L4_OTHER, len);
+		add(s, BPTRAF_C_L4_OTHER, pkts, len);
 		return;
 	}
-	add(s, l4_class(proto), len);
+	add(s, l4_class(proto), pkts, len);
 	if (features & BPTRAF_FLOWS_ON)
 		track_flow(slot, l3, l4, end, v6, proto, len);
 }
 
-#define BPTRAF_BUCKET(max) + (len > max)
-
 /*
- * Count one frame of `len` bytes that starts at `data` into `s`: `all`, its
- * L3 class, its L4 class and `vlan`, and (by `features`, a compile-time
- * constant) its size bucket and its flow.
+ * Count `pkts` frames of `len` bytes in all, whose headers start at `data`,
+ * into `s`: `all`, their L3 class, their L4 class and `vlan`, and (by
+ * `features`, a compile-time constant) their flow and, when `pkts` is 1, their
+ * size bucket (a GSO packet's segments have sizes of their own: egress.c).
  */
-static __always_inline void classify(struct bptraf_stats *s, __u32 slot, void *data, void *end, __u64 len,
-				     const int features)
+static __always_inline void classify(struct bptraf_stats *s, __u32 slot, void *data, void *end, __u32 pkts,
+				     __u64 len, const int features)
 {
 	struct bptraf_eth *eth = data;
 	void *l3 = eth + 1;
 	__be16 proto;
 
-	add(s, BPTRAF_C_ALL, len);
-	/* The bucket index is a sum of comparisons. */
+	add(s, BPTRAF_C_ALL, pkts, len);
 	if (features & BPTRAF_SIZES_ON)
-		s->sizes[0 BPTRAF_SIZES(BPTRAF_BUCKET)]++;
+		s->sizes[size_bucket(len)]++;
 	if (l3 > end) {
-		add(s, BPTRAF_C_L3_OTHER, len);
+		add(s, BPTRAF_C_L3_OTHER, pkts, len);
 		return;
 	}
 	proto = eth->proto;
@@ -155,33 +166,33 @@ static __always_inline void classify(struct bptraf_stats *s, __u32 slot, void *d
 		if (proto != bpf_htons(BPTRAF_ETH_P_8021Q) && proto != bpf_htons(BPTRAF_ETH_P_8021AD))
 			break;
 		if ((void *)(vh + 1) > end) {
-			add(s, BPTRAF_C_VLAN, len);
-			add(s, BPTRAF_C_L3_OTHER, len);
+			add(s, BPTRAF_C_VLAN, pkts, len);
+			add(s, BPTRAF_C_L3_OTHER, pkts, len);
 			return;
 		}
 		proto = vh->proto;
 		l3 = vh + 1;
 	}
 	if (l3 != (void *)(eth + 1))
-		add(s, BPTRAF_C_VLAN, len);
+		add(s, BPTRAF_C_VLAN, pkts, len);
 
 	switch (bpf_ntohs(proto)) {
 	case BPTRAF_ETH_P_IP:
-		count_ip(s, slot, l3, end, 0, len, features);
+		count_ip(s, slot, l3, end, 0, pkts, len, features);
 		break;
 	case BPTRAF_ETH_P_IPV6:
-		count_ip(s, slot, l3, end, 1, len, features);
+		count_ip(s, slot, l3, end, 1, pkts, len, features);
 		break;
 	case BPTRAF_ETH_P_ARP:
-		add(s, BPTRAF_C_ARP, len);
+		add(s, BPTRAF_C_ARP, pkts, len);
 		break;
 	case BPTRAF_ETH_P_PPP_DISC:
 	case BPTRAF_ETH_P_PPP_SES:
-		add(s, BPTRAF_C_PPPOE, len);
+		add(s, BPTRAF_C_PPPOE, pkts, len);
 		break;
 	default:
 		/* A third VLAN tag lands here too. */
-		add(s, BPTRAF_C_L3_OTHER, len);
+		add(s, BPTRAF_C_L3_OTHER, pkts, len);
 	}
 }
 

@@ -22,6 +22,12 @@ done
 command -v ip >/dev/null || want+=(iproute2)
 command -v sysctl >/dev/null && command -v pgrep >/dev/null || want+=(procps)
 command -v tmux >/dev/null || want+=(tmux)
+# The TX tests: TSO/GSO switches, a TCP bulk sender, and the kernel's link list.
+if [ "$EXTRAS" = test ]; then
+    command -v ethtool >/dev/null || [ -x /usr/sbin/ethtool ] || want+=(ethtool)
+    command -v iperf3 >/dev/null || want+=(iperf3)
+    command -v bpftool >/dev/null || [ -x /usr/sbin/bpftool ] || want+=(bpftool)
+fi
 # The exporter's end-to-end test runs a real Prometheus server (and promtool lints a scrape).
 new_prometheus=""
 if [ "$EXTRAS" = test ] && ! command -v prometheus >/dev/null; then

@@ -66,7 +66,7 @@ class FakeSource:
         return tuple(self._snap(a, ts, t) for a, t in zip(self.attachments, per))
 
     def gone(self) -> tuple[str, ...]:
-        return self.missing
+        return tuple(f"{name} disappeared" for name in self.missing)
 
 
 class FakeClock:

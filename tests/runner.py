@@ -66,10 +66,10 @@ class Bptraf:
 
 
 def records(json_lines: str, iface: str):
-    """The JSON records of one interface, in order."""
+    """The JSON interval records of one interface, in order (a drop run's final summary is skipped)."""
     for line in json_lines.splitlines():
         record = json.loads(line)
-        if record["interface"] == iface:
+        if record["interface"] == iface and "counters" in record:
             yield record
 
 

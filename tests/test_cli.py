@@ -84,15 +84,13 @@ def test_version_names_every_component():
     assert [line.split()[0] for line in proc.stdout.splitlines()] == ["bptraf", "bcc", "libbpf", "kernel"]
 
 
-def test_too_many_interfaces():
-    from bptraf.bpf import BpfSource
-    from bptraf.errors import BptrafError
-
-    with pytest.raises(BptrafError, match="1 to 8 interfaces"):
-        BpfSource(["lo"] * 9)
+def test_too_many_interfaces_is_a_usage_error_with_one_prefix():
+    proc = bptraf(*[f"if{i}" for i in range(9)], "--plain")
+    assert proc.returncode == 2
+    assert proc.stderr == "bptraf: at most 8 interfaces at once, not 9\n"
 
 
-def test_missing_bcc_is_one_line_with_the_fix(monkeypatch, capsys):
+def test_missing_bcc_is_one_line_with_the_fix(monkeypatch, capfd):
     import importlib.util
 
     from bptraf import libbpf, netif
@@ -102,7 +100,7 @@ def test_missing_bcc_is_one_line_with_the_fix(monkeypatch, capsys):
     monkeypatch.setattr(netif, "has_bpf_privileges", lambda: True)
     monkeypatch.setattr(libbpf, "xdp_prog_ids", lambda ifindex: {})
     assert cli.main(["lo", "--plain", "-c", "1"]) == 1
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err
     assert err.startswith("bptraf: bcc's Python module is not importable: install it with `apt install python3-bpfcc`")
     assert err.count("\n") == 1
 
@@ -128,3 +126,37 @@ def test_drop_warns_louder_on_the_default_route(monkeypatch, capsys):
 def test_drop_with_flows_or_sizes_is_a_usage_error(capsys):
     assert cli.main(["lo", "-d", "--sizes", "--plain"]) == 2
     assert capsys.readouterr().err == "bptraf: -d counts totals only: it cannot be combined with --sizes\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["lo", "--top", "3", "--plain"],
+        ["lo", "--flows-max", "64", "--json"],
+        ["lo", "--resolve", "--flows", "--json"],
+        ["lo", "-d", "--top", "3", "--plain"],
+        ["lo", "-t", "--json"],
+    ],
+)
+def test_an_option_that_would_do_nothing_exits_2_with_one_line(argv):
+    proc = bptraf(*argv)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("bptraf: ") and proc.stderr.count("\n") == 1 and proc.stdout == ""
+
+
+def test_an_argparse_error_is_usage_then_error():
+    proc = bptraf("lo", "--mode", "turbo")
+    assert proc.returncode == 2
+    usage, error = proc.stderr.splitlines()
+    assert usage.startswith("usage: bptraf ") and error.startswith("bptraf: error: argument --mode")
+
+
+def test_a_closed_stderr_does_not_turn_an_error_into_a_crash():
+    proc = subprocess.run(
+        ["sh", "-c", 'exec "$@" 2>&-', "sh", sys.executable, "-m", "bptraf", "nosuchif0", "--plain"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and proc.stdout == ""

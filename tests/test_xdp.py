@@ -212,7 +212,7 @@ def test_deleted_interface_prints_last_sample_and_exits_1(lab):
         lab.destroy()
         code, out, err = bp.stop(signal.SIGCONT)  # no stop signal: it must notice by itself
     assert code == 1
-    assert "disappeared" in err and "Traceback" not in err
+    assert "was deleted; the kernel detached" in err and "Traceback" not in err
     assert totals(out, lab.host)["all"] == (4, 4 * len(KINDS[1].frame))
 
 

@@ -247,7 +247,7 @@ def test_batch_read_decodes_known_kernel_entries():
     from bptraf import flows, libbpf, loader
     from bptraf.flowtable import FlowTables
 
-    progs, maps = loader.load("pass", 1, 4096)
+    progs, maps = loader.load("pass", 1, 4096)["pass"]
     try:
         n = 3000  # more than one bucket's worth, so the read spans many kernel batches
         k4 = keys4(*[([198, 18, i >> 8, i & 0xFF], [198, 19, 0, 1], 1024 + i, 53, 17, 0) for i in range(n)])

@@ -1,0 +1,316 @@
+"""What counting TX costs: kernel/egress.c against a bare tc program, and TCP throughput over a veth.
+
+- BPF_PROG_TEST_RUN: the kernel's ns per packet of the egress programs and of bench/kernel/bare_tc.c
+  (returns TC_ACT_UNSPEC, nothing else), per frame kind, plus a GSO packet (gso_segs and wire_len set
+  through the test run's __sk_buff); bptraf's RX program and a bare XDP_DROP in the same rounds.
+- bpf_stats: both programs on one veth's tcx egress chain at once, so they see the same frames; the
+  kernel's run_time_ns / run_cnt of each (its own clock reads included), attach order alternating.
+- Throughput: iperf3 TCP between two namespaces over a veth, bptraf watching the sender's end with
+  and without TX counting (`--no-tx`), in interleaved pairs; nothing attached, for context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.testrun import BENCH_KINDS
+from bptraf import libbpf
+
+ROOT = Path(__file__).resolve().parent.parent
+KERNEL = Path(__file__).resolve().parent / "kernel"
+sys.path.insert(0, str(ROOT / "tests"))
+from frames import KINDS, eth, ipv4, tcp  # noqa: E402
+
+# struct __sk_buff offsets (include/uapi/linux/bpf.h) of the fields a test run may set.
+SKB_WIRE_LEN, SKB_GSO_SEGS, SKB_GSO_SIZE, SKB_SIZE = 160, 164, 176, 192
+GSO_SEGS, MSS, HDR = 44, 1448, 66
+TARGET_NS_RATIO, TARGET_THROUGHPUT = 1.25, 0.97
+
+
+def gso_case() -> tuple[bytes, bytes]:
+    """A TSO packet's head (Ethernet, IPv4, TCP with 12 bytes of options, some payload) and the
+    __sk_buff bytes that make it 44 segments of 1448 bytes."""
+    head = eth(0x0800, ipv4(6, tcp(40000, 5201) + bytes(12) + bytes(1000)))
+    ctx = bytearray(SKB_SIZE)
+    struct.pack_into("=I", ctx, SKB_WIRE_LEN, len(head) + (GSO_SEGS - 1) * HDR)
+    struct.pack_into("=I", ctx, SKB_GSO_SEGS, GSO_SEGS)
+    struct.pack_into("=I", ctx, SKB_GSO_SIZE, MSS)
+    return head, bytes(ctx)
+
+
+def test_run(repeat: int = 4_000_000, rounds: int = 9) -> dict:
+    """The kernel's ns per run, least and median of interleaved rounds; bptraf's RX program and a bare
+    XDP_DROP in the same rounds, as the yardstick the RX parser was held to on this machine."""
+    import bcc
+
+    from bptraf.loader import load_programs
+    from bptraf.source import Feature
+
+    bare_tc = bcc.BPF(src_file=str(KERNEL / "bare_tc.c").encode())
+    bare_xdp = bcc.BPF(src_file=str(KERNEL / "bare_drop.c").encode())
+    tx_obj, tx_fds, _maps = load_programs(bcc, "egress", 1)
+    rx_obj, rx_fds, _maps = load_programs(bcc, "pass", 1)
+    skb, xdp = libbpf.test_run_skb, libbpf.test_run_xdp
+    progs = {
+        "bare tc": (skb, bare_tc.load_func(b"bench_bare_tc", bcc.BPF.SCHED_CLS).fd),
+        "bptraf TX": (skb, tx_fds[Feature.NONE][0]),
+        "bptraf TX --sizes": (skb, tx_fds[Feature.SIZES][0]),
+        "bare XDP_DROP": (xdp, bare_xdp.load_func(b"bench_bare_drop", bcc.BPF.XDP).fd),
+        "bptraf RX": (xdp, rx_fds[Feature.NONE][0]),
+    }
+    by_name = {k.name: k.frame for k in KINDS}
+    # The kernel's skb test run refuses an IPv4 frame without a whole IPv4 header: a cut option stands in.
+    kinds = {**BENCH_KINDS, "IPv4, options cut short": "ipv4-options-cut"}
+    del kinds["truncated IPv4"]
+    cases = {label: (by_name[name], b"") for label, name in kinds.items()}
+    cases[f"IPv4/TCP GSO, {GSO_SEGS} segments"] = gso_case()
+    out: dict = {}
+    try:
+        for label, (frame, ctx) in cases.items():
+            runs: dict[str, list[int]] = {p: [] for p in progs}
+            for _ in range(rounds):
+                for p, (fn, fd) in progs.items():
+                    if ctx and fn is xdp:
+                        continue  # GSO is an skb matter
+                    runs[p].append(fn(fd, frame, repeat, ctx)[1] if ctx else fn(fd, frame, repeat)[1])
+            out[label] = {p: {"least": min(v), "median": statistics.median(v)} for p, v in runs.items() if v}
+    finally:
+        for obj in (tx_obj, rx_obj, bare_tc, bare_xdp):
+            obj.cleanup()
+    return out
+
+
+def _sh(*cmd: str, check: bool = True) -> str:
+    return subprocess.run(cmd, check=check, capture_output=True, text=True).stdout
+
+
+class _Pair:
+    """Two namespaces joined by a veth: a (198.18.0.5) and b (198.18.0.6); torn down on exit."""
+
+    def __init__(self) -> None:
+        tag = secrets.token_hex(3)
+        self.a, self.b = f"bptraf-txa-{tag}", f"bptraf-txb-{tag}"
+        self.ia, self.ib = f"bta{tag}", f"btb{tag}"
+        self.addr_b = "198.18.0.6"
+
+    def __enter__(self) -> _Pair:
+        try:
+            _sh("ip", "netns", "add", self.a)
+            _sh("ip", "netns", "add", self.b)
+            _sh("ip", "link", "add", self.ia, "netns", self.a, "type", "veth", "peer", "name", self.ib, "netns", self.b)
+            for ns, dev, addr in ((self.a, self.ia, "198.18.0.5"), (self.b, self.ib, self.addr_b)):
+                _sh("ip", "netns", "exec", ns, "sysctl", "-qw", f"net.ipv6.conf.{dev}.disable_ipv6=1")
+                _sh("ip", "-n", ns, "addr", "add", f"{addr}/30", "dev", dev)
+                _sh("ip", "-n", ns, "link", "set", dev, "up")
+                _sh("ip", "-n", ns, "link", "set", "lo", "up")
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _sh("ip", "netns", "del", self.a, check=False)
+        _sh("ip", "netns", "del", self.b, check=False)
+
+
+def _iperf(pair: _Pair, seconds: float) -> float:
+    out = _sh("ip", "netns", "exec", pair.a, "iperf3", "-c", pair.addr_b, "-t", f"{seconds:g}", "-J", "-p", "5201")
+    return json.loads(out)["end"]["sum_received"]["bits_per_second"]
+
+
+def _wait_listening(ns: str, port: int, timeout: float = 10.0) -> None:
+    """Poll the namespace's listening sockets until `port` is there (iperf3 has no readiness signal)."""
+    deadline = time.monotonic() + timeout
+    while f":{port} " not in _sh("ip", "netns", "exec", ns, "ss", "-Hltn"):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"iperf3 did not listen on port {port} within {timeout:g}s")
+        time.sleep(0.05)
+
+
+def _bptraf(pair: _Pair, *extra: str) -> subprocess.Popen:
+    """bptraf on the sender's end, attached (its first JSON line read) when this returns."""
+    cmd = ["ip", "netns", "exec", pair.a, sys.executable, "-m", "bptraf", pair.ia, "--json", "-i", "1", *extra]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if not proc.stdout.readline():
+        proc.kill()
+        raise RuntimeError(f"bptraf did not start: {proc.communicate()[1]}")
+    return proc
+
+
+def throughput(pairs: int = 11, seconds: float = 3.0) -> dict:
+    """iperf3 bits/s per arm: interleaved pairs (order alternating), median and spread."""
+    arms = {"bptraf --no-tx": ("--no-tx",), "bptraf (TX on)": ()}
+    runs: dict[str, list[float]] = {"nothing attached": [], **{a: [] for a in arms}}
+    with _Pair() as pair:
+        server = subprocess.Popen(["ip", "netns", "exec", pair.b, "iperf3", "-s", "-B", pair.addr_b, "-p", "5201"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        try:
+            _wait_listening(pair.b, 5201)
+            runs["nothing attached"].append(_iperf(pair, seconds))
+            for i in range(pairs):
+                order = list(arms) if i % 2 == 0 else list(reversed(arms))
+                for arm in order:
+                    proc = _bptraf(pair, *arms[arm])
+                    try:
+                        runs[arm].append(_iperf(pair, seconds))
+                    finally:
+                        proc.terminate()
+                        proc.communicate(timeout=20)
+                runs["nothing attached"].append(_iperf(pair, seconds))
+        finally:
+            server.kill()
+            server.wait()
+    out = {arm: _spread(v) for arm, v in runs.items()}
+    ratios = [on / off for on, off in zip(runs["bptraf (TX on)"], runs["bptraf --no-tx"])]
+    out["ratio_tx_on_to_off"] = _spread(ratios)
+    return out
+
+
+def _spread(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def _prog_stats(fd: int) -> tuple[int, int]:
+    info = dict(line.split(":", 1) for line in Path(f"/proc/self/fdinfo/{fd}").read_text().splitlines() if ":" in line)
+    return int(info.get("run_time_ns", 0)), int(info.get("run_cnt", 0))
+
+
+def bpf_stats(rounds: int = 5, frames: int = 100_000) -> dict:
+    """ns per run from the kernel's bpf_stats, both programs on one veth's egress, 60-byte UDP frames
+    sent from this namespace; each round attaches them in the other order."""
+    import bcc
+
+    from bptraf.loader import load_programs
+    from bptraf.source import Feature
+
+    frame = next(k.frame for k in KINDS if k.name == "ipv4-udp")
+    enabled = Path("/proc/sys/kernel/bpf_stats_enabled")
+    before = enabled.read_text()
+    tag = secrets.token_hex(3)
+    ns, host, peer = f"bptraf-txs-{tag}", f"bts{tag}a", f"bts{tag}b"
+    bare = bcc.BPF(src_file=str(KERNEL / "bare_tc.c").encode())
+    obj, fds, _maps = load_programs(bcc, "egress", 1)
+    progs = {"bare tc": bare.load_func(b"bench_bare_tc", bcc.BPF.SCHED_CLS).fd, "bptraf TX": fds[Feature.NONE][0]}
+    per_run: dict[str, list[float]] = {p: [] for p in progs}
+    try:
+        _sh("ip", "netns", "add", ns)
+        _sh("ip", "link", "add", host, "type", "veth", "peer", "name", peer, "netns", ns)
+        _sh("sysctl", "-qw", f"net.ipv6.conf.{host}.disable_ipv6=1")
+        _sh("ip", "link", "set", host, "up")
+        _sh("ip", "-n", ns, "link", "set", peer, "up")
+        enabled.write_text("1")
+        ifindex = socket.if_nametoindex(host)
+        with socket.socket(socket.AF_PACKET, socket.SOCK_RAW) as s:
+            s.bind((host, 0))
+            for r in range(rounds):
+                order = list(progs) if r % 2 == 0 else list(reversed(progs))
+                links = [libbpf.link_create_tcx_egress(progs[p], ifindex) for p in order]
+                try:
+                    start = {p: _prog_stats(fd) for p, fd in progs.items()}
+                    for i in range(frames):
+                        s.send(frame)
+                        if i % 64 == 63:
+                            time.sleep(0.0002)  # the peer's backlog, not this loop, sets the pace
+                    for p, fd in progs.items():
+                        t, n = _prog_stats(fd)
+                        per_run[p].append((t - start[p][0]) / max(n - start[p][1], 1))
+                finally:
+                    for link in links:
+                        os.close(link)
+    finally:
+        enabled.write_text(before)
+        _sh("ip", "link", "del", host, check=False)
+        _sh("ip", "netns", "del", ns, check=False)
+        obj.cleanup()
+        bare.cleanup()
+    out = {p: _spread(v) for p, v in per_run.items()}
+    out["ratio"] = _spread([a / b for a, b in zip(per_run["bptraf TX"], per_run["bare tc"])])
+    return out
+
+
+def measure() -> dict:
+    print("bench: egress test runs", flush=True)
+    result = {"test_run_ns": test_run()}
+    print("bench: egress bpf_stats", flush=True)
+    result["bpf_stats_ns"] = bpf_stats()
+    print("bench: egress TCP throughput", flush=True)
+    result["throughput_bps"] = throughput()
+    return result
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def render(e: dict) -> str:
+    """The egress section of results.md."""
+    out = [
+        "",
+        "## Counting what is sent (tc egress, tcx)",
+        "",
+        "BPF_PROG_TEST_RUN, the kernel's ns/packet (whole ns), median (least) of 9 interleaved rounds; "
+        "bptraf's RX program against a bare XDP_DROP in the same rounds, for scale:",
+        "",
+        f"| frame | bare tc | bptraf TX | TX --sizes | TX / bare (≤ {TARGET_NS_RATIO}) | bare XDP | bptraf RX | RX / bare |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, v in e["test_run_ns"].items():
+        med = {p: x["median"] for p, x in v.items()}
+        cell = {p: f"{x['median']:g} ({x['least']:g})" for p, x in v.items()}
+        ratio = med["bptraf TX"] / med["bare tc"]
+        rx = f"{med['bptraf RX'] / med['bare XDP_DROP']:.3f}" if "bptraf RX" in med else "–"
+        out.append(
+            f"| {label} | {cell['bare tc']} | {cell['bptraf TX']} | {cell['bptraf TX --sizes']} | "
+            f"{ratio:.3f} {_verdict(ratio <= TARGET_NS_RATIO)} | {cell.get('bare XDP_DROP', '–')} | "
+            f"{cell.get('bptraf RX', '–')} | {rx} |"
+        )
+    s = e["bpf_stats_ns"]
+    out += [
+        "",
+        "Under traffic (60-byte UDP frames out of a veth, both programs on its egress chain), from the kernel's "
+        "bpf_stats (run_time_ns / run_cnt, its clock reads included), median (min–max) of "
+        f"{s['ratio']['n']} rounds:",
+        "",
+        "| program | ns/run |",
+        "|---|---|",
+        *(f"| {p} | {_fmt(s[p], '.1f')} |" for p in ("bare tc", "bptraf TX")),
+        f"| ratio | {_fmt(s['ratio'], '.3f')} {_verdict(s['ratio']['median'] <= TARGET_NS_RATIO)} |",
+        "",
+        "TCP throughput, iperf3 between two namespaces over a veth, bptraf on the sender's end, median (min–max):",
+        "",
+        "| case | Gbit/s |",
+        "|---|---|",
+    ]
+    t = e["throughput_bps"]
+    for arm in ("nothing attached", "bptraf --no-tx", "bptraf (TX on)"):
+        out.append(f"| {arm} | {_fmt({k: v / 1e9 if k != 'n' else v for k, v in t[arm].items()}, '.2f')} |")
+    r = t["ratio_tx_on_to_off"]
+    out.append(f"| TX on / --no-tx, per pair | {_fmt(r, '.3f')} {_verdict(r['median'] >= TARGET_THROUGHPUT)} |")
+    return "\n".join(out) + "\n"
+
+
+def _fmt(s: dict, spec: str) -> str:
+    return f"{s['median']:{spec}} ({s['min']:{spec}}–{s['max']:{spec}})"
+
+
+def main(here: Path = Path(__file__).resolve().parent) -> None:
+    """`python -m bench --egress`: this section alone, into bench/egress.{json,md}."""
+    result = measure()
+    (here / "egress.json").write_text(json.dumps(result, indent=2) + "\n")
+    (here / "egress.md").write_text(render(result))
+    print(render(result))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
