@@ -158,7 +158,8 @@ def _build_failure(src: str, exc: str, said: str, flows_max: int) -> str:
     found = _MAP_FAILED.search(said)
     if found:
         name, why = found.groups()
-        hint = f" (a flow table of {flows_max} entries: try a smaller --flows-max)" if name == "bptraf_flows" else ""
+        flows = name.startswith("bptraf_flows")  # bptraf_flows4 or bptraf_flows6
+        hint = f" (a flow table of {flows_max} entries: try a smaller --flows-max)" if flows else ""
         return f"the kernel could not create the map {name}: {why}{hint}"
     error = next((line.strip() for line in said.splitlines() if "error:" in line), exc)
     return f"could not compile {src} with bcc: {error}"
