@@ -10,6 +10,7 @@ import functools
 import json
 import os
 import platform
+import shutil
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -23,15 +24,26 @@ HERE = Path(__file__).resolve().parent
 
 CASES = {
     "no XDP program": traffic.nothing,
-    "bare XDP_DROP native": functools.partial(traffic.bare_drop, mode="native"),
-    "bare XDP_DROP generic": functools.partial(traffic.bare_drop, mode="generic"),
+    "bare XDP_DROP native": functools.partial(traffic.bare, mode="native", action="drop"),
+    "bare XDP_DROP generic": functools.partial(traffic.bare, mode="generic", action="drop"),
+    "bare XDP_PASS native": functools.partial(traffic.bare, mode="native", action="pass"),
+    "bare XDP_PASS generic": functools.partial(traffic.bare, mode="generic", action="pass"),
     "bptraf -d native": functools.partial(traffic.bptraf, mode="native", drop=True),
     "bptraf -d generic": functools.partial(traffic.bptraf, mode="generic", drop=True),
     "bptraf native": functools.partial(traffic.bptraf, mode="native", drop=False),
     "bptraf generic": functools.partial(traffic.bptraf, mode="generic", drop=False),
     "tcpdump (AF_PACKET)": traffic.tcpdump,
 }
-COST_CASES = ("bare XDP_DROP native", "bptraf -d native", "bptraf native")
+COST_CASES = ("bare XDP_DROP native", "bptraf -d native", "bare XDP_PASS native", "bptraf native")
+# (case, its baseline): each ratio is taken run by run, over the interleaved pairs
+PAIRS = {
+    "drop_native": ("bptraf -d native", "bare XDP_DROP native"),
+    "drop_generic": ("bptraf -d generic", "bare XDP_DROP generic"),
+    "pass_native": ("bptraf native", "bare XDP_PASS native"),
+    "pass_generic": ("bptraf generic", "bare XDP_PASS generic"),
+    "bare_pass_vs_none": ("bare XDP_PASS native", "no XDP program"),
+    "tcpdump": ("tcpdump (AF_PACKET)", "no XDP program"),
+}
 
 
 def machine() -> dict:
@@ -64,6 +76,10 @@ def main() -> None:
         egress.main(args.out)
         return
 
+    if shutil.which("tcpdump") is None:  # scripts/bench installs it; without it, the comparison is left out
+        print("bench: no tcpdump; leaving out the AF_PACKET comparison", flush=True)
+        CASES.pop("tcpdump (AF_PACKET)")
+        PAIRS.pop("tcpdump")
     results: dict = {"machine": machine(), "window_s": args.seconds, "repeats": args.repeats}
     started = time.monotonic()
     with Testbed() as tb:
@@ -77,6 +93,7 @@ def main() -> None:
                 windows[name].append(w)
                 print(f"bench: [{r + 1}/{args.repeats}] {name}: {w.kernel_pps / 1e6:.2f} Mpps", flush=True)
         results["traffic"] = {name: traffic.summarize(ws) for name, ws in windows.items()}
+        results["ratios"] = {k: traffic.pair_ratio(windows[a], windows[b]) for k, (a, b) in PAIRS.items()}
         results["cost_under_traffic_ns"] = {
             name: traffic.cost_under_traffic(tb, CASES[name], args.seconds) for name in COST_CASES
         }
@@ -86,13 +103,19 @@ def main() -> None:
         results["flow_table"] = flowbench.measure()
         print("bench: userspace", flush=True)
         results["userspace"] = {
-            f"{form} -i {interval:g}": userspace.cpu_percent(tb.rx, form, interval, 10.0 if interval >= 1 else 5.0)
+            f"{form} -i {interval:g}": userspace.cpu_percent(tb.rx, form, interval, 6.0 if interval >= 1 else 4.0)
             for form in ("plain", "json", "tui")
             for interval in (1.0, 0.1)
         }
         print("bench: the TUI with --sizes --flows under 16 flows", flush=True)
         results["tui_flows"] = userspace.tui_cost(tb.rx, tb.in_ns)
         results["first_sample"] = userspace.first_sample(tb.rx)
+        print("bench: start-up, 8 interfaces, --flows --sizes", flush=True)
+        results["first_sample_8"] = userspace.first_sample_many(tb, 8, ("--flows", "--sizes"))
+        print("bench: flow flood", flush=True)
+        results["flood"] = flowbench.flood(tb)
+    print("bench: verifier", flush=True)
+    results["verified_insns"] = userspace.verified_insns()
     print("bench: Prometheus exporter", flush=True)
     results["exporter"] = exporter.measure(args.repeats)
     results["egress"] = egress.measure()

@@ -1,15 +1,15 @@
-"""In-kernel cost per packet with BPF_PROG_TEST_RUN: bptraf's programs against a bare XDP_DROP."""
+"""In-kernel cost per packet with BPF_PROG_TEST_RUN: bptraf's programs against bare XDP_PASS and XDP_DROP."""
 
 from __future__ import annotations
 
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import bcc
 
 from bptraf import libbpf
+from bptraf.kernel_src import kernel_dir
 from bptraf.loader import load_programs
 from bptraf.source import Feature
 
@@ -26,51 +26,75 @@ BENCH_KINDS = {
     "ARP": "arp",
     "truncated IPv4": "ipv4-truncated",
 }
+FLOW_KINDS = ("IPv4/UDP", "IPv6/TCP")  # where the flow programs run
+MIX_FLOWS = 100_000  # distinct flows in the miss-heavy mix, against the default 16,384-entry table
+# program -> the bare program its ratio is taken against
+BASELINE = {
+    "bptraf -d": "bare XDP_DROP",
+    "bptraf": "bare XDP_PASS",
+    "bptraf --sizes": "bare XDP_PASS",
+    "bptraf --flows": "bare XDP_PASS",
+}
 
 
-def _wall_ns(fd: int, frame: bytes, repeat: int) -> tuple[int, int]:
-    start = time.perf_counter_ns()
-    _retval, avg = libbpf.test_run_xdp(fd, frame, repeat)
-    return time.perf_counter_ns() - start, avg
+def ns_per_packet(fd: int, frame: bytes, repeat: int) -> float:
+    """The kernel's own average over `repeat` runs: its timer stops while the test run is rescheduled,
+    so the other work on a shared machine adds less to it than to a wall-clock figure (which also
+    carries each call's fixed cost of milliseconds). It is in whole ns."""
+    return float(libbpf.test_run_xdp(fd, frame, repeat)[1])
 
 
-def ns_per_packet(fd: int, frame: bytes, repeat: int) -> tuple[float, int]:
-    """(slope, kernel's figure): the kernel reports a whole-ns average, too coarse for ratios near 1,
-    and each test-run call has a fixed cost of milliseconds, so the slope between a short and a long
-    run gives the per-packet cost with sub-ns resolution."""
-    short, _ = _wall_ns(fd, frame, repeat // 8)
-    long, avg = _wall_ns(fd, frame, repeat)
-    return (long - short) / (repeat - repeat // 8), avg
+def _spread(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def measure(repeat: int = 16_000_000, rounds: int = 7) -> dict:
-    """ns/packet per program and frame kind: the least of `rounds` interleaved runs, since whatever
-    else the VM does only ever adds time (the median is kept in the JSON too)."""
-    bare = bcc.BPF(src_file=str(KERNEL / "bare_drop.c").encode())
+def _load() -> tuple[list, dict[str, int]]:
+    kdir = kernel_dir()
+    bare_pass = bcc.BPF(src_file=str(KERNEL / "bare_pass.c").encode())
+    bare_drop = bcc.BPF(src_file=str(KERNEL / "bare_drop.c").encode())
+    text = ((kdir / "count.c").read_text() + (KERNEL / "flowmix.c").read_text()).encode()
+    mixes = {
+        n: bcc.BPF(text=text, cflags=[f"-I{kdir}", "-DBPTRAF_NIFACES=1", f"-DBENCH_FLOWS={n}"]) for n in (1, MIX_FLOWS)
+    }
     drop_obj, drop_fds, _ = load_programs(bcc, "drop", 1)
     count_obj, count_fds, _ = load_programs(bcc, "pass", 1)
     progs = {
-        "bare XDP_DROP": bare.load_func(b"bench_bare_drop", bcc.BPF.XDP).fd,
+        "bare XDP_PASS": bare_pass.load_func(b"bench_bare_pass", bcc.BPF.XDP).fd,
+        "bare XDP_DROP": bare_drop.load_func(b"bench_bare_drop", bcc.BPF.XDP).fd,
         "bptraf -d": drop_fds[Feature.NONE][0],
         "bptraf": count_fds[Feature.NONE][0],
         "bptraf --sizes": count_fds[Feature.SIZES][0],
         "bptraf --flows": count_fds[Feature.FLOWS][0],
+        "flows, one flow": mixes[1].load_func(b"bench_flowmix", bcc.BPF.XDP).fd,
+        f"flows, {MIX_FLOWS:,} flows": mixes[MIX_FLOWS].load_func(b"bench_flowmix", bcc.BPF.XDP).fd,
     }
+    return [bare_pass, bare_drop, *mixes.values(), drop_obj, count_obj], progs
+
+
+def measure(repeat: int = 4_000_000, rounds: int = 7) -> dict:
+    """Per frame kind: each program's ns/packet and its ratio to its bare baseline, as the median (and
+    spread) over `rounds` rounds; within a round every program runs back to back, so each ratio is a
+    pair measured under the same load."""
+    objs, progs = _load()
     frames = {k.name: k.frame for k in KINDS}
-    out: dict[str, dict[str, float]] = {}
+    out: dict[str, dict] = {}
     try:
         for label, name in BENCH_KINDS.items():
-            samples: dict[str, list[float]] = {p: [] for p in progs}
-            kernel: dict[str, list[int]] = {p: [] for p in progs}
+            names = [p for p in progs if label in FLOW_KINDS or not p.startswith("flows")]
+            ns: dict[str, list[float]] = {p: [] for p in names}
             for _ in range(rounds):
-                for p, fd in progs.items():
-                    slope, avg = ns_per_packet(fd, frames[name], repeat)
-                    samples[p].append(slope)
-                    kernel[p].append(avg)
-            out[label] = {p: min(v) for p, v in samples.items()}
-            out[label]["median_ns"] = {p: statistics.median(v) for p, v in samples.items()}
-            out[label]["kernel_avg_ns"] = {p: statistics.median(v) for p, v in kernel.items()}
+                for p in names:
+                    ns[p].append(ns_per_packet(progs[p], frames[name], repeat))
+            row: dict = {"ns": {p: _spread(v) for p, v in ns.items()}}
+            row["ratio"] = {
+                p: _spread([a / b for a, b in zip(ns[p], ns[base])]) for p, base in BASELINE.items() if p in ns
+            }
+            if label in FLOW_KINDS:
+                mix, one = f"flows, {MIX_FLOWS:,} flows", "flows, one flow"
+                row["flows_over_parser_ns"] = _spread([a - b for a, b in zip(ns["bptraf --flows"], ns["bptraf"])])
+                row["mix_over_hit"] = _spread([a / b for a, b in zip(ns[mix], ns[one])])
+            out[label] = row
     finally:
-        for obj in (bare, drop_obj, count_obj):
+        for obj in objs:
             obj.cleanup()
     return out

@@ -36,10 +36,11 @@ class Window:
 
 
 @contextlib.contextmanager
-def bare_drop(tb: Testbed, mode: str) -> Iterator[tuple[int, None]]:
+def bare(tb: Testbed, mode: str, action: str = "drop") -> Iterator[tuple[int, None]]:
+    """A bare XDP program that only returns XDP_DROP or XDP_PASS: the baseline for -d and for pass mode."""
     bcc = import_bcc()
-    b = bcc.BPF(src_file=str(KERNEL / "bare_drop.c").encode())
-    fd = b.load_func(b"bench_bare_drop", bcc.BPF.XDP).fd
+    b = bcc.BPF(src_file=str(KERNEL / f"bare_{action}.c").encode())
+    fd = b.load_func(f"bench_bare_{action}".encode(), bcc.BPF.XDP).fd
     link = libbpf.link_create_xdp(fd, socket.if_nametoindex(tb.rx), mode)
     try:
         yield os.getpid(), None
@@ -139,10 +140,16 @@ def run_case(tb: Testbed, setup: Callable, repeats: int, seconds: float) -> dict
     return summarize(windows)
 
 
-def summarize(windows: list[Window]) -> dict:
-    def stats(values: list[float]) -> dict:
-        return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+def stats(values: list[float]) -> dict:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
+
+def pair_ratio(cases: list[Window], bases: list[Window]) -> dict:
+    """The ratio of two interleaved cases, run by run (each pair ran back to back): median and spread."""
+    return stats([c.kernel_pps / b.kernel_pps for c, b in zip(cases, bases)])
+
+
+def summarize(windows: list[Window]) -> dict:
     out = {
         "kernel_pps": stats([w.kernel_pps for w in windows]),
         "generator_pps": stats([w.generator_pps for w in windows]),

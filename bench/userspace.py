@@ -89,19 +89,55 @@ def cpu_percent(
     return {"cpu_percent": 100 * (c1 - c0) / (t1 - t0), "rss_kb": rss, "peak_rss_kb": hwm}
 
 
-def first_sample(iface: str, runs: int = 5) -> dict:
-    """Seconds from exec to the first sample (the first line at -i 0.1, less the interval)."""
+def first_sample(iface: str, runs: int = 5, extra: tuple[str, ...] = ()) -> dict:
+    """Seconds from exec to the first sample (the first JSON line at -i 0.1, less the interval)."""
+    ifaces = iface.split()
     times = []
     for _ in range(runs):
         start = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "bptraf", iface, "--plain", "-i", "0.1", "-c", "1"],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)  # fmt: skip
-        proc.stdout.readline()  # the `# iface: ...` header, written once attached
-        proc.stdout.readline()  # the first sample
+        proc = subprocess.Popen([sys.executable, "-m", "bptraf", *ifaces, "--json", "-i", "0.1", "-c", "1", *extra],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        if not proc.stdout.readline():  # the first sample
+            raise RuntimeError(f"bptraf gave no sample: {proc.stderr.read().strip()}")
         times.append(time.monotonic() - start - 0.1)
-        proc.wait(timeout=20)
+        proc.communicate(timeout=20)
     times.sort()
-    return {"median_s": times[len(times) // 2], "min_s": times[0], "max_s": times[-1]}
+    return {"median": times[len(times) // 2], "min": times[0], "max": times[-1]}
+
+
+def first_sample_many(tb, n: int, extra: tuple[str, ...]) -> dict:
+    """first_sample() over n interfaces: the testbed's receiver and n - 1 more veths (peers in its netns)."""
+    names = [f"{tb.rx}x{i}" for i in range(1, n)]
+    try:
+        for i, name in enumerate(names, 1):
+            subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name", f"{tb.gen}x{i}", "netns", tb.ns],
+                           check=True, capture_output=True)  # fmt: skip
+            subprocess.run(["ip", "link", "set", name, "up"], check=True, capture_output=True)
+        return first_sample(" ".join([tb.rx, *names]), extra=extra)
+    finally:
+        for name in names:
+            subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
+def verified_insns() -> dict:
+    """Instructions the verifier walked per program variant, loaded for 8 interfaces (the most of any slot)."""
+    import os
+
+    from bptraf import libbpf, loader
+
+    out = {}
+    for action in ("pass", "drop", "egress"):
+        progs, maps = loader.load(action, 8, loader.FLOWS_MAX_DEFAULT)[action]
+        try:
+            for features, fds in progs.items():
+                label = (
+                    f"{'bptraf -d' if action == 'drop' else 'bptraf'} {' '.join(f'--{n}' for n in features.names())}"
+                )
+                out[label.strip()] = max(libbpf.prog_verified_insns(fd) for fd in fds)
+        finally:
+            for fd in [fd for fds in progs.values() for fd in fds] + list(maps.values()):
+                os.close(fd)
+    return out
 
 
 def flows_traffic(in_ns, flows: int = 16, seconds: float = 40.0, per_flow_pps: int = 500):

@@ -15,15 +15,19 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bptraf import flows, libbpf, limits, loader, netif, tcx
+from bptraf import libbpf, limits, loader, netif, tcx
 from bptraf.counters import for_action, max_ifaces, size_labels
 from bptraf.errors import BptrafError, InterfaceGone, UsageError
+from bptraf.flows import TableState
 from bptraf.loader import FLOWS_MAX_DEFAULT, VARIANTS, check_bcc
 from bptraf.model import Attachment, Snapshot
 from bptraf.source import Feature, available, check
 
-CLOCK_MONOTONIC_COARSE = 6  # Linux; time.CLOCK_MONOTONIC_COARSE is not in every Python
+if TYPE_CHECKING:
+    from bptraf.flowarray import FlowArray
+    from bptraf.flowtable import FlowTables
 
 
 def check_headers(release: str = platform.release()) -> None:
@@ -65,6 +69,9 @@ class BpfSource:
         self._maps: dict[str, int] = {}
         self._flows_max = flows_max
         self._flows_idle_ns = int(flows_idle_s * 1e9)
+        self._flow_tables: FlowTables | None = None  # made on first use, from the loaded maps
+        self.flow_state = TableState()
+        self._warned_full = False
         check(action, features)
         self.available = available(action) & _built(action)
         if Feature.TX not in features:  # the egress programs are loaded only when TX is asked for at start
@@ -193,25 +200,31 @@ class BpfSource:
             hook.prog_fd = new
         dropped_flows = Feature.FLOWS in self.features and Feature.FLOWS not in features
         self.features = features
-        if dropped_flows:  # nothing adds to the table now: empty it rather than let it age
-            for key, _value in self._dump_flows():
-                libbpf.map_delete(self._maps["flows"], key)
+        if dropped_flows:  # nothing adds to the tables now: empty them rather than let them age
+            self._tables().clear()
 
-    def _dump_flows(self) -> list[tuple[bytes, bytes]]:
-        return libbpf.map_dump(self._maps["flows"], flows.KEY.size, flows.VALUE.size * self.ncpus, self._flows_max)
+    def _tables(self) -> FlowTables:
+        from bptraf.flowtable import FlowTables  # numpy loads only when flows are counted
 
-    def read_flows(self) -> list[flows.Flow]:
-        """Every flow's totals; flows idle for longer than flows_idle_s are deleted instead."""
+        if self._flow_tables is None:
+            self._flow_tables = FlowTables(self._maps, self._flows_max, self.ncpus, self._flows_idle_ns)
+        return self._flow_tables
+
+    def read_flows(self) -> FlowArray:
+        """Every flow's totals; flows idle for longer than flows_idle_s are deleted instead, and a full
+        table loses its least active flows (said once, through `note`)."""
         if Feature.FLOWS not in self.features:
             return []
-        now = time.clock_gettime_ns(CLOCK_MONOTONIC_COARSE)  # the clock bpf_ktime_get_coarse_ns reads
-        live = []
-        for f in flows.decode_dump(self._dump_flows()):
-            if now - f.last_ns > self._flows_idle_ns:
-                libbpf.map_delete(self._maps["flows"], flows.encode_key(f))
-            else:
-                live.append(f)
-        return live
+        found, self.flow_state = self._tables().read(time.monotonic_ns())
+        if self.flow_state.full and not self._warned_full:
+            self._warned_full = True
+            self._note(
+                f"the flow table is full (--flows-max {self._flows_max}): the least active flows are evicted "
+                "each interval and new flows wait for room; the totals stay exact"
+            )
+        from bptraf.flowarray import FlowArray
+
+        return FlowArray(found)
 
     def gone(self) -> tuple[str, ...]:
         """What became of each watched interface that is no longer there as attached, in words."""

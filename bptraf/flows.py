@@ -1,17 +1,13 @@
-"""Top flows, pure: decode map entries, rates from two reads, top N, grouping by host or port."""
+"""Top flows, pure: flow records from a decoded table, rates from two reads, top N, grouping by host or port."""
 
 from __future__ import annotations
 
 import ipaddress
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bptraf.rates import delta, per_second
 
-# struct bptraf_flow_key and struct bptraf_flow in kernel/counters.h
-KEY = struct.Struct("=16s16sHHBB2x")
-VALUE = struct.Struct("=QQQQ")
 PROTOCOLS = {1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp"}
 SORT_KEYS = ("bps", "pps", "total")
 GROUPS = ("flow", "src", "dst", "port")
@@ -29,16 +25,26 @@ class Flow:
     dport: int
     packets: int
     bytes: int
-    first_ns: int
-    last_ns: int
+    first_ns: int  # CLOCK_MONOTONIC of the read that first saw it
+    last_ns: int  # ... and of the read that first saw its count as it is now
+    dir: int = 0  # 0: received
 
     @property
     def key(self) -> tuple:
-        return (self.slot, self.proto, self.src, self.sport, self.dst, self.dport)
+        return (self.slot, self.dir, self.proto, self.src, self.sport, self.dst, self.dport)
 
     @property
     def proto_name(self) -> str:
         return PROTOCOLS.get(self.proto, str(self.proto))
+
+
+@dataclass(frozen=True)
+class TableState:
+    """What the last read found beyond the flows: cumulative since the tables were opened."""
+
+    evicted: int = 0  # flows deleted to make room in a full table
+    untracked_packets: int = 0  # packets of flows that found the table full (counted in the totals)
+    full: bool = False  # a table was full at this read
 
 
 @dataclass(frozen=True)
@@ -66,39 +72,18 @@ def address(raw: bytes) -> str:
     return text
 
 
-def decode(key: bytes, values: bytes) -> Flow:
-    """A map entry: the key, and its value on every possible CPU back to back (CPUs that never saw
-    the flow hold zeros)."""
-    src, dst, sport, dport, proto, slot = KEY.unpack(key)
-    packets = nbytes = last = first = 0
-    for p, b, f, la in VALUE.iter_unpack(values):
-        packets += p
-        nbytes += b
-        if f and (not first or f < first):
-            first = f
-        if la > last:
-            last = la
-    return Flow(slot, proto, address(src), _port(sport), address(dst), _port(dport), packets, nbytes, first, last)
-
-
-def decode_dump(entries: Iterable[tuple[bytes, bytes]]) -> list[Flow]:
-    """Every (key, all CPUs' values) pair of a flow-map dump, decoded."""
-    return [decode(key, value) for key, value in entries]
-
-
-def _port(be16: int) -> int:
-    """A port as the map holds it (network order, read natively) to a number, and back: a byte swap."""
-    return int.from_bytes(be16.to_bytes(2, "little"), "big")
-
-
-def encode_key(f: Flow) -> bytes:
-    """The map key of a decoded flow (to delete it)."""
-    return KEY.pack(_packed(f.src), _packed(f.dst), _port(f.sport), _port(f.dport), f.proto, f.slot)
-
-
-def _packed(addr: str) -> bytes:
-    ip = ipaddress.ip_address(addr)
-    return (ipaddress.IPv6Address(f"::ffff:{ip}") if ip.version == 4 else ip).packed
+def from_table(table) -> list[Flow]:
+    """Flow records from a decoded table (bptraf.flowtable.FLOW rows), a column at a time."""
+    if not len(table):
+        return []
+    srcs = table["src"].copy().view("V16").ravel().tolist()
+    dsts = table["dst"].copy().view("V16").ravel().tolist()
+    cols = (table[name].tolist() for name in ("slot", "proto", "sport", "dport", "packets", "bytes", "first_ns",
+                                              "last_ns", "dir"))  # fmt: skip
+    return [
+        Flow(slot, proto, address(src), sport, address(dst), dport, packets, nbytes, first, last, d)
+        for src, dst, slot, proto, sport, dport, packets, nbytes, first, last, d in zip(srcs, dsts, *cols)
+    ]
 
 
 def rates(prev: dict[tuple, Flow], cur: Iterable[Flow], period_s: float) -> list[FlowRate]:
@@ -114,6 +99,8 @@ def rates(prev: dict[tuple, Flow], cur: Iterable[Flow], period_s: float) -> list
 
 def top(flows: Iterable[FlowRate], n: int, by: str = "bps") -> list[FlowRate]:
     """The n biggest, by current bps, current pps or total bytes; ties broken by key for stable output."""
+    if hasattr(flows, "top"):  # a decoded kernel table sorts itself, without a record per flow
+        return flows.top(n, by)
     keyfn = {
         "bps": lambda r: (r.bps, r.flow.bytes),
         "pps": lambda r: (r.pps, r.flow.packets),
@@ -135,6 +122,8 @@ class Group:
 
 def group(flows: Iterable[FlowRate], by: str) -> list[Group]:
     """Sum flows by source host, destination host or destination port (`proto/port`)."""
+    if hasattr(flows, "group"):
+        return flows.group(by)
     acc: dict[str, list] = {}
     for r in flows:
         f = r.flow

@@ -246,6 +246,72 @@ def map_delete(map_fd: int, key: bytes) -> None:
         _check(ret, "map delete")
 
 
+# -- batch map operations and program info (the flow table) ------------------------------------
+
+
+def map_read_batch(map_fd: int, keys: ctypes.c_void_p, values: ctypes.c_void_p, key_size: int, value_size: int,
+                   capacity: int) -> int:  # fmt: skip
+    """Copy up to `capacity` entries of a hash map into the caller's key and value buffers (addresses of
+    capacity * key_size and capacity * value_size bytes) with BPF_MAP_LOOKUP_BATCH; the number copied.
+
+    The kernel copies whole buckets, so each call asks for what room is left; ENOSPC (a bucket that
+    no longer fits, when flows came and went during the read) ends the read with what was copied."""
+    so = lib()
+    opts = _BatchOpts(ctypes.sizeof(_BatchOpts), 0, 0)
+    token_in = ctypes.create_string_buffer(max(key_size, 8))
+    token_out = ctypes.create_string_buffer(max(key_size, 8))
+    got = 0
+    first = True
+    while got < capacity:
+        count = ctypes.c_uint32(capacity - got)
+        ret = so.bpf_map_lookup_batch(map_fd, None if first else token_in, token_out, keys + got * key_size,
+                                      values + got * value_size, ctypes.byref(count), ctypes.byref(opts))  # fmt: skip
+        err = _errno(ret)
+        got += count.value
+        if err in (errno.ENOENT, errno.ENOSPC):
+            break
+        if err:
+            raise LibbpfError(err, f"map batch read: {os.strerror(err)}")
+        ctypes.memmove(token_in, token_out, len(token_in))
+        first = False
+    return got
+
+
+def map_delete_batch(map_fd: int, keys: ctypes.c_void_p, n: int) -> int:
+    """Delete n keys (packed back to back at address `keys`) with BPF_MAP_DELETE_BATCH; how many went
+    before the kernel stopped (it stops at a key that is already gone)."""
+    so = lib()
+    so.bpf_map_delete_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]
+    opts = _BatchOpts(ctypes.sizeof(_BatchOpts), 0, 0)
+    count = ctypes.c_uint32(n)
+    err = _errno(so.bpf_map_delete_batch(map_fd, keys, ctypes.byref(count), ctypes.byref(opts)))
+    if err and err != errno.ENOENT:
+        raise LibbpfError(err, f"map batch delete: {os.strerror(err)}")
+    return count.value
+
+
+def map_update(map_fd: int, key: ctypes.Array, value: ctypes.Array) -> None:
+    so = lib()
+    so.bpf_map_update_elem.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
+    _check(so.bpf_map_update_elem(map_fd, ctypes.byref(key), ctypes.byref(value), 0), "map update")
+
+
+_PROG_INFO_SIZE = 232  # struct bpf_prog_info up to attach_btf_id and its pad (linux/bpf.h, 5.16+)
+_VERIFIED_INSNS_OFFSET = 216
+
+
+def prog_verified_insns(prog_fd: int) -> int:
+    """How many instructions the verifier walked to accept the program (bpf_prog_info.verified_insns)."""
+    so = lib()
+    so.bpf_obj_get_info_by_fd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]
+    buf = ctypes.create_string_buffer(_PROG_INFO_SIZE)
+    size = ctypes.c_uint32(_PROG_INFO_SIZE)
+    _check(so.bpf_obj_get_info_by_fd(prog_fd, buf, ctypes.byref(size)), "program info")
+    if size.value < _VERIFIED_INSNS_OFFSET + 4:
+        raise LibbpfError(errno.EOPNOTSUPP, "program info: this kernel does not report verified instructions")
+    return int.from_bytes(buf.raw[_VERIFIED_INSNS_OFFSET : _VERIFIED_INSNS_OFFSET + 4], "little")
+
+
 class _XdpLinkInfo(ctypes.Structure):
     # struct bpf_link_info up to the xdp member of its union (which is 8-byte aligned, at offset 16).
     _fields_ = [("type", ctypes.c_uint32), ("id", ctypes.c_uint32), ("prog_id", ctypes.c_uint32),

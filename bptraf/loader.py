@@ -42,7 +42,13 @@ _PROGRAMS = {
             _FLOWS: "bptraf_count_flows_",
             _SIZES | _FLOWS: "bptraf_count_sizes_flows_",
         },
-        {"stats": "bptraf_stats", "flows": "bptraf_flows"},
+        {
+            "stats": "bptraf_stats",
+            "flows4": "bptraf_flows4",
+            "flows6": "bptraf_flows6",
+            "flow_full": "bptraf_flow_full",
+            "flow_stats": "bptraf_flow_stats",
+        },
         "XDP",
     ),
     "drop": ("drop.c", {Feature.NONE: "bptraf_drop_"}, {"stats": "bptraf_drop"}, "XDP"),
@@ -152,7 +158,8 @@ def _build_failure(src: str, exc: str, said: str, flows_max: int) -> str:
     found = _MAP_FAILED.search(said)
     if found:
         name, why = found.groups()
-        hint = f" (a flow table of {flows_max} entries: try a smaller --flows-max)" if name == "bptraf_flows" else ""
+        flows = name.startswith("bptraf_flows")  # bptraf_flows4 or bptraf_flows6
+        hint = f" (a flow table of {flows_max} entries: try a smaller --flows-max)" if flows else ""
         return f"the kernel could not create the map {name}: {why}{hint}"
     error = next((line.strip() for line in said.splitlines() if "error:" in line), exc)
     return f"could not compile {src} with bcc: {error}"

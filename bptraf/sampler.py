@@ -6,13 +6,17 @@ import enum
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bptraf import flows
 from bptraf.errors import InterfaceGone
-from bptraf.flows import Flow, FlowRate
+from bptraf.flows import Flow, FlowRate, TableState
 from bptraf.model import Snapshot
 from bptraf.rates import Rates, compute
 from bptraf.source import Feature, Source
+
+if TYPE_CHECKING:  # numpy loads only when flows are counted
+    from bptraf.flowarray import FlowArray, FlowRates
 
 
 @dataclass(frozen=True)
@@ -22,8 +26,13 @@ class Sample:
     time: float  # seconds since the epoch, when the interval ended
     rates: tuple[Rates, ...]
     totals: tuple[Snapshot, ...]
-    flows: tuple[tuple[FlowRate, ...], ...] | None = None  # per attachment, when flows are on
+    flows: tuple[tuple[FlowRate, ...] | FlowRates, ...] | None = None  # per attachment, when flows are on
     features: Feature = Feature.NONE  # what the source counted beyond the classes in this interval
+    # The flow table in this interval: flows evicted to make room, packets of flows that found no room
+    # (counted in the totals, not per flow), and whether it was full (the TUI says so).
+    flows_evicted: int = 0
+    flows_untracked: int = 0
+    flows_full: bool = False
 
 
 class Sampler:
@@ -34,22 +43,40 @@ class Sampler:
         self._wall = wall
         self._prev = source.zero()
         self._prev_flows: dict[tuple, Flow] = {}
+        self._prev_table = TableState()
+        self._prev_rows: FlowArray | None = None
 
     def sample(self) -> Sample:
+        features = self.source.features
+        # Flows first, then the counters: a packet is counted before its flow is, so every flow's total
+        # is within the counters' totals. An interval's flow deltas can still differ from its counter
+        # deltas by the packets that arrive during the reads (microseconds; a few ms for a full table).
+        found = self.source.read_flows() if Feature.FLOWS in features else None
         cur = self.source.read()
         rates = tuple(compute(p, c) for p, c in zip(self._prev, cur))
         self._prev = cur
         per_iface = None
-        features = self.source.features
-        if Feature.FLOWS in features:
-            found = self.source.read_flows()
+        table = getattr(self.source, "flow_state", TableState())  # sources without a kernel table have none
+        extra = {}
+        if found is not None:
             period = rates[0].period_s if rates else 0.0
-            flow_rates = flows.rates(self._prev_flows, found, period)
-            self._prev_flows = {f.key: f for f in found}
-            per_iface = tuple(tuple(r for r in flow_rates if r.flow.slot == i) for i in range(len(cur)))
+            if hasattr(found, "since"):  # a FlowArray, the kernel's table as rows: growth matched in numpy
+                found = found.since(self._prev_rows)
+                self._prev_rows = found
+                per_iface = tuple(found.rates(i, period) for i in range(len(cur)))
+            else:
+                flow_rates = flows.rates(self._prev_flows, found, period)
+                self._prev_flows = {f.key: f for f in found}
+                per_iface = tuple(tuple(r for r in flow_rates if r.flow.slot == i) for i in range(len(cur)))
+            extra = {
+                "flows_evicted": table.evicted - self._prev_table.evicted,
+                "flows_untracked": table.untracked_packets - self._prev_table.untracked_packets,
+                "flows_full": table.full,
+            }
         else:
-            self._prev_flows = {}
-        return Sample(self._wall(), rates, cur, per_iface, features)
+            self._prev_flows, self._prev_rows = {}, None
+        self._prev_table = table
+        return Sample(self._wall(), rates, cur, per_iface, features, **extra)
 
     def check(self) -> None:
         """Raise InterfaceGone if a watched interface was removed, renamed or moved (the source says which)."""

@@ -155,6 +155,9 @@ class JsonWriter(_Writer):
             record.update(tx_record(a, r, sample.features))
             if sample.flows is not None:
                 record["flows"] = [_flow_record(fr) for fr in top(sample.flows[i], self.top_n)]
+                # The flow table is shared by every interface: the same figures on each record.
+                record["flows_evicted"] = sample.flows_evicted
+                record["flows_untracked_packets"] = sample.flows_untracked
             self.out.write(json.dumps(record, separators=(",", ":")) + "\n")
         self.out.flush()
 

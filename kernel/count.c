@@ -12,51 +12,135 @@
 #include "proto.h"
 
 BPF_PERCPU_ARRAY(bptraf_stats, struct bptraf_stats, BPTRAF_NIFACES);
-BPF_TABLE("lru_percpu_hash", struct bptraf_flow_key, struct bptraf_flow, bptraf_flows, BPTRAF_FLOWS_MAX);
+/*
+ * Flow tables: plain (not LRU) hashes. An LRU insert into a full table evicts
+ * under locks and costs many times a hit; here a full table refuses the insert,
+ * and `bptraf_flow_full` then keeps every CPU from retrying until userspace,
+ * which evicts the least active flows in batches, clears it.
+ */
+BPF_HASH(bptraf_flows4, struct bptraf_flow4_key, struct bptraf_flow, BPTRAF_FLOWS_MAX);
+BPF_HASH(bptraf_flows6, struct bptraf_flow6_key, struct bptraf_flow, BPTRAF_FLOWS_MAX);
+BPF_ARRAY(bptraf_flow_full, __u32, 2);	/* per table: 0 IPv4, 1 IPv6 */
+BPF_PERCPU_ARRAY(bptraf_flow_stats, struct bptraf_flow_stats, 1);
+
+/* A flow not in its table: insert it, or count it as untracked when the table is full. */
+static __always_inline void flow_untracked(__u64 len)
+{
+	__u32 zero = 0;
+	struct bptraf_flow_stats *st = bptraf_flow_stats.lookup(&zero);
+
+	if (st) {
+		st->untracked_packets++;
+		st->untracked_bytes += len;
+	}
+}
+
+static __always_inline void flow_full(__u32 table)
+{
+	__u32 *full = bptraf_flow_full.lookup(&table);
+
+	if (full)
+		*full = 1;
+}
+
+static __always_inline int flow_table_full(__u32 table)
+{
+	__u32 *full = bptraf_flow_full.lookup(&table);
+
+	return full && *full;
+}
+
+/* bcc resolves a map only where it is named, so the two tables get one function each. */
+static __always_inline void track_flow4(struct bptraf_flow4_key *key, __u64 len)
+{
+	struct bptraf_flow *f = bptraf_flows4.lookup(key);
+
+	if (f) {
+		__sync_fetch_and_add(&f->packets, 1);
+		__sync_fetch_and_add(&f->bytes, len);
+		return;
+	}
+	if (!flow_table_full(0)) {
+		struct bptraf_flow fresh = { .packets = 1, .bytes = len };
+
+		/* NOEXIST: another CPU may have inserted it meanwhile; then add to that entry. */
+		if (bptraf_flows4.insert(key, &fresh) == 0)
+			return;
+		f = bptraf_flows4.lookup(key);
+		if (f) {
+			__sync_fetch_and_add(&f->packets, 1);
+			__sync_fetch_and_add(&f->bytes, len);
+			return;
+		}
+		flow_full(0);
+	}
+	flow_untracked(len);
+}
+
+static __always_inline void track_flow6(struct bptraf_flow6_key *key, __u64 len)
+{
+	struct bptraf_flow *f = bptraf_flows6.lookup(key);
+
+	if (f) {
+		__sync_fetch_and_add(&f->packets, 1);
+		__sync_fetch_and_add(&f->bytes, len);
+		return;
+	}
+	if (!flow_table_full(1)) {
+		struct bptraf_flow fresh = { .packets = 1, .bytes = len };
+
+		if (bptraf_flows6.insert(key, &fresh) == 0)
+			return;
+		f = bptraf_flows6.lookup(key);
+		if (f) {
+			__sync_fetch_and_add(&f->packets, 1);
+			__sync_fetch_and_add(&f->bytes, len);
+			return;
+		}
+		flow_full(1);
+	}
+	flow_untracked(len);
+}
 
 static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end, int v6, int proto, __u64 len)
 {
-	struct bptraf_flow_key key = {};
-	struct bptraf_flow *f;
-	__u64 now;
+	__be16 sport = 0, dport = 0;
 
+	if (l4 && l4 + 4 <= end &&
+	    (proto == BPTRAF_IPPROTO_TCP || proto == BPTRAF_IPPROTO_UDP || proto == BPTRAF_IPPROTO_SCTP)) {
+		sport = *(__be16 *)l4;
+		dport = *(__be16 *)(l4 + 2);
+	}
 	if (v6) {
 		struct bptraf_ipv6 *ip6 = l3;
+		struct bptraf_flow6_key key;
 
 		if ((void *)(ip6 + 1) > end)
 			return;
 		__builtin_memcpy(key.src, ip6->saddr, 16);
 		__builtin_memcpy(key.dst, ip6->daddr, 16);
+		key.sport = sport;
+		key.dport = dport;
+		key.proto = proto;
+		key.slot = slot;
+		key.dir = 0;
+		key.pad = 0;
+		track_flow6(&key, len);
 	} else {
 		struct bptraf_ipv4 *ip = l3;
+		struct bptraf_flow4_key key;
 
 		if ((void *)(ip + 1) > end)
 			return;
-		key.src[10] = key.src[11] = key.dst[10] = key.dst[11] = 0xff;
-		__builtin_memcpy(&key.src[12], &ip->saddr, 4);
-		__builtin_memcpy(&key.dst[12], &ip->daddr, 4);
-	}
-	key.proto = proto;
-	key.slot = slot;
-	if (l4 && l4 + 4 <= end &&
-	    (proto == BPTRAF_IPPROTO_TCP || proto == BPTRAF_IPPROTO_UDP || proto == BPTRAF_IPPROTO_SCTP)) {
-		key.sport = *(__be16 *)l4;
-		key.dport = *(__be16 *)(l4 + 2);
-	}
-
-	now = bpf_ktime_get_coarse_ns();
-	f = bptraf_flows.lookup(&key);
-	if (f) {
-		/* Another CPU may have created the entry: this CPU's value then starts at zero. */
-		if (!f->first_ns)
-			f->first_ns = now;
-		f->packets++;
-		f->bytes += len;
-		f->last_ns = now;
-	} else {
-		struct bptraf_flow fresh = { .packets = 1, .bytes = len, .first_ns = now, .last_ns = now };
-
-		bptraf_flows.update(&key, &fresh);
+		key.src = ip->saddr;
+		key.dst = ip->daddr;
+		key.sport = sport;
+		key.dport = dport;
+		key.proto = proto;
+		key.slot = slot;
+		key.dir = 0;
+		key.pad = 0;
+		track_flow4(&key, len);
 	}
 }
 

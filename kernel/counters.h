@@ -51,25 +51,46 @@ struct bptraf_stats {
 };
 
 /*
- * Top flows (pass mode, when switched on): per-CPU LRU hash entries keyed by
- * addresses (IPv4 as ::ffff:a.b.c.d), ports (zero where the protocol has
- * none, and in non-first fragments) and the L4 protocol.
+ * Per-flow sums (pass mode, when switched on): two hash maps, IPv4 keys of
+ * 16 bytes and IPv6 keys of 40, so the common case hashes and compares the
+ * least. Ports are zero where the protocol has none, and in non-first
+ * fragments. `dir` says which way the frame went (0: received), so frames
+ * the host sends can share the tables, keyed as they appear on the wire.
  */
-struct bptraf_flow_key {
+struct bptraf_flow4_key {
+	__be32 src;
+	__be32 dst;
+	__be16 sport;
+	__be16 dport;
+	__u8 proto;
+	__u8 slot;		/* which watched interface */
+	__u8 dir;
+	__u8 pad;
+};
+
+struct bptraf_flow6_key {
 	__u8 src[16];
 	__u8 dst[16];
 	__be16 sport;
 	__be16 dport;
 	__u8 proto;
-	__u8 slot;		/* which watched interface */
-	__u8 pad[2];
+	__u8 slot;
+	__u8 dir;
+	__u8 pad;
 };
 
+/* One value for all CPUs, added to atomically: a flow rarely spans CPUs, and a
+ * table read copies 16 bytes per flow whatever the CPU count. No timestamps:
+ * userspace sees a flow go idle when its count stops changing between reads. */
 struct bptraf_flow {
 	__u64 packets;
 	__u64 bytes;
-	__u64 first_ns;		/* CLOCK_MONOTONIC (coarse) */
-	__u64 last_ns;
+};
+
+/* Per CPU: packets of flows the full table had no room for (their totals are exact). */
+struct bptraf_flow_stats {
+	__u64 untracked_packets;
+	__u64 untracked_bytes;
 };
 
 #ifndef BPTRAF_FLOWS_MAX

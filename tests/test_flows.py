@@ -2,34 +2,75 @@
 
 import struct
 
+import numpy as np
 import pytest
 
-from bptraf import flows
+from bptraf import flowarray, flows, flowtable
 from bptraf.counters import size_bounds, size_labels
 from bptraf.flows import Flow
 
 
-def raw_key(src: bytes, dst: bytes, sport: int, dport: int, proto: int, slot: int = 0) -> bytes:
-    return flows.KEY.pack(src, dst, int.from_bytes(sport.to_bytes(2, "big"), "little"),
-                          int.from_bytes(dport.to_bytes(2, "big"), "little"), proto, slot)  # fmt: skip
+def keys4(*rows) -> np.ndarray:
+    """IPv4 keys as the kernel lays them out: (src, dst, sport, dport, proto, slot), ports in network order."""
+    raw = b"".join(bytes(src) + bytes(dst) + struct.pack("!HHBBBx", sp, dp, proto, slot, 0)
+                   for src, dst, sp, dp, proto, slot in rows)  # fmt: skip
+    return np.frombuffer(raw, flowtable.KEY4)
 
 
-V4 = lambda a: bytes(10) + b"\xff\xff" + bytes(a)  # noqa: E731
+def keys6(*rows) -> np.ndarray:
+    raw = b"".join(src + dst + struct.pack("!HHBBBx", sp, dp, proto, slot, 0) for src, dst, sp, dp, proto, slot in rows)
+    return np.frombuffer(raw, flowtable.KEY6)
 
 
-def test_decode_sums_cpus_and_maps_ipv4():
-    key = raw_key(V4([198, 18, 0, 2]), V4([198, 18, 0, 1]), 4000, 53, 17, slot=1)
-    values = flows.VALUE.pack(3, 300, 50, 90) + flows.VALUE.pack(0, 0, 0, 0) + flows.VALUE.pack(2, 200, 40, 70)
-    f = flows.decode(key, values)
-    assert (f.slot, f.proto_name, f.src, f.sport, f.dst, f.dport) == (1, "udp", "198.18.0.2", 4000, "198.18.0.1", 53)
-    assert (f.packets, f.bytes, f.first_ns, f.last_ns) == (5, 500, 40, 90)
+def values(*rows) -> np.ndarray:
+    return np.frombuffer(b"".join(struct.pack("=QQ", p, b) for p, b in rows), flowtable.VALUE)
 
 
-def test_decode_ipv6():
-    src = bytes.fromhex("fd000000000000000000000000000002")
-    f = flows.decode(raw_key(src, src, 0, 0, 58), flows.VALUE.pack(1, 90, 1, 1))
-    assert (f.src, f.proto_name, f.sport) == ("fd00::2", "icmpv6", 0)
-    assert flows.decode(raw_key(src, src, 0, 0, 47), flows.VALUE.pack(1, 90, 1, 1)).proto_name == "47"
+FD00_2 = bytes.fromhex("fd00" + "00" * 13 + "02")
+FD00_1 = bytes.fromhex("fd00" + "00" * 13 + "01")
+MAPPED = bytes(10) + b"\xff\xff" + bytes([198, 18, 0, 9])  # an IPv4-mapped address in an IPv6 header
+
+
+def test_layouts_match_the_c_structs():
+    assert (flowtable.KEY4.itemsize, flowtable.KEY6.itemsize, flowtable.VALUE.itemsize) == (16, 40, 16)
+
+
+def test_decode_both_tables_into_flows():
+    table = flowtable.decode(
+        keys4(([198, 18, 0, 2], [198, 18, 0, 1], 4000, 53, 17, 1), ([10, 0, 0, 1], [10, 0, 0, 2], 0, 0, 1, 0)),
+        values((5, 500), (2, 196)),
+        keys6((FD00_2, FD00_1, 40000, 443, 6, 2), (MAPPED, FD00_1, 0, 0, 58, 0)),
+        values((7, 7000), (1, 90)),
+    )
+    got = [(f.slot, f.proto_name, f.src, f.sport, f.dst, f.dport, f.packets, f.bytes) for f in flows.from_table(table)]
+    assert got == [
+        (1, "udp", "198.18.0.2", 4000, "198.18.0.1", 53, 5, 500),
+        (0, "icmp", "10.0.0.1", 0, "10.0.0.2", 0, 2, 196),
+        (2, "tcp", "fd00::2", 40000, "fd00::1", 443, 7, 7000),
+        (0, "icmpv6", "198.18.0.9", 0, "fd00::1", 0, 1, 90),
+    ]
+
+
+def test_decode_empty_tables():
+    assert flows.from_table(flowtable.decode(keys4(), values(), keys6(), values())) == []
+
+
+def test_key_hash_tells_keys_apart_and_is_stable():
+    k = keys4(([198, 18, 0, 2], [198, 18, 0, 1], 4000, 53, 17, 0), ([198, 18, 0, 2], [198, 18, 0, 1], 4001, 53, 17, 0))
+    raw = np.ascontiguousarray(k).view(np.uint8).reshape(2, 16)
+    h = flowtable.key_hash(raw)
+    assert h[0] != h[1]
+    assert (flowtable.key_hash(raw.copy()) == h).all()
+
+
+def test_least_active_flows_are_evicted_first():
+    table = np.zeros(4, flowtable.FLOW)
+    table["last_ns"] = [30, 10, 10, 20]
+    table["packets"] = [1, 9, 2, 1]
+    assert flowtable._least_active(table, np.ones(4, bool), 2).tolist() == [False, True, True, False]
+    assert flowtable._least_active(table, np.array([True, False, False, True]), 1).tolist() == [
+        False, False, False, True,
+    ]  # fmt: skip
 
 
 def flow(sport, packets, nbytes, src="198.18.0.2", dst="198.18.0.1", dport=53, proto=17):
@@ -75,14 +116,42 @@ def test_size_buckets_come_from_the_header():
     assert size_labels() == ("0-64", "65-127", "128-255", "256-511", "512-1023", "1024-1518", "1519+")
 
 
-def test_key_layout_matches_the_c_struct():
-    assert flows.KEY.size == 40 and flows.VALUE.size == 32
-    assert struct.calcsize("=16s16sHHBB2x") == 40
+def _rows() -> np.ndarray:
+    """Four flows of one read, with what each gained since the last one."""
+    table = flowtable.decode(
+        keys4(
+            ([198, 18, 0, 2], [198, 18, 0, 1], 4000, 53, 17, 0),
+            ([198, 18, 0, 3], [198, 18, 0, 1], 4001, 53, 17, 0),
+            ([198, 18, 0, 2], [198, 18, 0, 1], 5000, 80, 6, 0),
+        ),  # fmt: skip
+        values((30, 3000), (5, 9000), (10, 500)),
+        keys6((FD00_2, FD00_1, 40000, 443, 6, 1)),
+        values((7, 7000)),
+    )
+    table["d_packets"] = [20, 5, 1, 7]
+    table["d_bytes"] = [2000, 9000, 50, 7000]
+    return table
 
 
-@pytest.mark.parametrize(
-    "src,dst", [(V4([198, 18, 0, 2]), V4([198, 18, 0, 1])), (bytes.fromhex("fd00" + "00" * 13 + "02"), bytes(16))]
-)
-def test_encode_key_round_trips(src, dst):
-    key = raw_key(src, dst, 4000, 53, 17, slot=3)
-    assert flows.encode_key(flows.decode(key, flows.VALUE.pack(1, 1, 1, 1))) == key
+@pytest.mark.parametrize("by", flows.SORT_KEYS)
+def test_rows_sort_as_records_do(by):
+    shown = flowarray.FlowArray(_rows()).rates(0, 2.0)
+    assert len(shown) == 3
+    as_records = list(shown)
+    assert [(r.flow.sport, r.packets, r.pps, r.bps) for r in as_records] == [
+        (4000, 20, 10.0, 8000.0), (4001, 5, 2.5, 36000.0), (5000, 1, 0.5, 200.0),
+    ]  # fmt: skip
+    assert flows.top(shown, 2, by) == flows.top(as_records, 2, by)
+
+
+@pytest.mark.parametrize("by", ["src", "dst", "port"])
+def test_rows_group_as_records_do(by):
+    shown = flowarray.FlowArray(_rows()).rates(0, 2.0)
+    assert sorted(flows.group(shown, by), key=lambda g: g.name) == sorted(
+        flows.group(list(shown), by), key=lambda g: g.name
+    )
+
+
+def test_rows_of_the_other_interface_stay_apart():
+    (only,) = flowarray.FlowArray(_rows()).rates(1, 1.0)
+    assert (only.flow.src, only.flow.dport, only.packets, only.bps) == ("fd00::2", 443, 7, 56000.0)

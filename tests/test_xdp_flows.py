@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import pytest
 from frames import ICMP, ICMPV6, eth, ipv4, ipv6, padded, tcp, udp
 from netlab import VethLab, sh
-from runner import Bptraf, records, totals
+from runner import Bptraf, records, totals, wait_for
 from test_xdp import count_until
 
 pytestmark = pytest.mark.bpf
@@ -82,6 +83,82 @@ def test_size_histogram_buckets_exactly():
         lab.destroy()
 
 
+def kernel_flows(src, role: str) -> list[dict]:
+    """A flow table as the kernel holds it, dumped by bpftool (not by bptraf's own reader)."""
+    fdinfo = Path(f"/proc/self/fdinfo/{src._maps[role]}").read_text()
+    map_id = next(line.split()[1] for line in fdinfo.splitlines() if line.startswith("map_id:"))
+    return [e["formatted"] for e in json.loads(sh("bpftool", "-j", "map", "dump", "id", map_id).stdout)]
+
+
+def test_idle_flows_are_deleted_from_the_kernel_table(lab):
+    from bptraf.bpf import BpfSource
+    from bptraf.sampler import Sampler
+    from bptraf.source import Feature
+
+    v4, v6 = eth(0x0800, ipv4(17, udp(7000, 7001))), eth(0x86DD, ipv6(6, tcp(7002, 7003)))
+    with BpfSource([lab.host], features=Feature.FLOWS, flows_idle_s=1.0) as src:
+        sampler = Sampler(src)
+        lab.send([v4, v4, v6])
+        assert wait_for(lambda: sampler.sample().totals[0].packets[0] == 3)
+        assert [(f["key"]["proto"], f["value"]["packets"]) for f in kernel_flows(src, "flows4")] == [(17, 2)]
+        assert [(f["key"]["proto"], f["value"]["packets"]) for f in kernel_flows(src, "flows6")] == [(6, 1)]
+        # Idle for longer than 1 s: the next read deletes both from the kernel's tables.
+        assert wait_for(lambda: not sampler.sample().flows[0], timeout=10.0, step=0.3)
+        assert kernel_flows(src, "flows4") == [] and kernel_flows(src, "flows6") == []
+        # A flow that keeps sending is never idle.
+        lab.send([v4])
+        assert wait_for(lambda: sampler.sample().flows[0])
+        assert [f["value"]["packets"] for f in kernel_flows(src, "flows4")] == [1]
+
+
+def test_full_table_evicts_and_says_so_once(lab):
+    """16 entries per table, 3 rounds of 40 new flows: the table fills, the least active flows are
+    evicted, the packets that found no room are counted, and the warning comes once."""
+    from bptraf.bpf import BpfSource
+    from bptraf.sampler import Sampler
+    from bptraf.source import Feature
+
+    notes: list[str] = []
+    samples = []
+    sent = 0
+    with BpfSource([lab.host], features=Feature.FLOWS, flows_max=16, note=notes.append) as src:
+        sampler = Sampler(src)
+        for r in range(3):
+            lab.send([eth(0x0800, ipv4(17, udp(20_000 + 100 * r + i, 9))) for i in range(40)])
+            sent += 40
+            deadline = time.monotonic() + 10
+            first = len(samples)
+            while time.monotonic() < deadline:  # every sample counts, so keep them all
+                samples.append(sampler.sample())
+                if samples[-1].totals[0].packets[0] == sent:
+                    break
+                time.sleep(0.05)
+            assert any(s.flows_full for s in samples[first:])
+            assert len(kernel_flows(src, "flows4")) <= 16
+        # Flows are read before the counters, so the last packets' flows show in the next sample.
+        samples.append(sampler.sample())
+    seen = sum(r.packets for s in samples for r in s.flows[0])
+    untracked = sum(s.flows_untracked for s in samples)
+    assert sum(s.flows_evicted for s in samples) > 0 and untracked > 0
+    # Every packet is in a flow or in the untracked count: nothing is lost without a word.
+    assert seen + untracked == sent
+    assert sum("flow table is full" in n for n in notes) == 1, notes
+
+
+def test_full_table_warning_on_stderr_once_and_eviction_count_in_json(lab):
+    with Bptraf(lab.host, "--json", "-i", "0.2", "--flows", "--flows-max", "16") as bp:
+        bp.wait_ready()
+        for r in range(3):
+            lab.send([eth(0x0800, ipv4(17, udp(30_000 + 100 * r + i, 9))) for i in range(40)])
+            count_until(bp, lab.host, 40 * (r + 1))
+        code, out, err = bp.stop()
+    assert code == 0, err
+    assert err.count("flow table is full") == 1, err
+    recs = list(records(out, lab.host))
+    assert sum(r["flows_evicted"] for r in recs) > 0
+    assert sum(r["flows_untracked_packets"] for r in recs) > 0
+
+
 def test_idle_flows_age_out(lab):
     frame = eth(0x0800, ipv4(17, udp(7000, 7001)))
     with Bptraf(lab.host, "--json", "-i", "0.2", "--flows", "--flows-idle", "1") as bp:
@@ -149,11 +226,70 @@ def test_features_switch_at_run_time_without_a_gap(lab):
         assert sum(sample.totals[0].sizes) == 5  # the histogram counts from the swap on
         (only,) = sample.flows[0]
         assert (only.flow.sport, only.flow.packets) == (6000, 5)
+        assert len(kernel_flows(src, "flows4")) == 1
         src.set_features(Feature.NONE)
-        assert src._dump_flows() == []  # switching flows off empties the kernel table
+        assert kernel_flows(src, "flows4") == []  # switching flows off empties the kernel table
     assert not lab.xdp_attached()
 
 
 def _prog_id(iface: str) -> int | None:
     info = json.loads(sh("ip", "-j", "-d", "link", "show", "dev", iface).stdout)[0]
     return info.get("xdp", {}).get("prog", {}).get("id")
+
+
+def test_batch_read_decodes_known_kernel_entries():
+    """Entries written into the kernel's tables come back exactly through the batch read and the decode."""
+    import os
+
+    import numpy as np
+    from test_flows import FD00_1, FD00_2, MAPPED, keys4, keys6, values
+
+    from bptraf import flows, libbpf, loader
+    from bptraf.flowtable import FlowTables
+
+    progs, maps = loader.load("pass", 1, 4096)["pass"]
+    try:
+        n = 3000  # more than one bucket's worth, so the read spans many kernel batches
+        k4 = keys4(*[([198, 18, i >> 8, i & 0xFF], [198, 19, 0, 1], 1024 + i, 53, 17, 0) for i in range(n)])
+        v4 = values(*[(i + 1, 100 * (i + 1)) for i in range(n)])
+        k6 = keys6((FD00_2, FD00_1, 40000, 443, 6, 0), (MAPPED, FD00_1, 0, 0, 58, 0))
+        v6 = values((7, 7000), (1, 90))
+        for role, keys, vals in (("flows4", k4, v4), ("flows6", k6, v6)):
+            for key, val in zip(keys, vals):
+                libbpf.map_update(maps[role], np.ctypeslib.as_ctypes(np.array([key]).view(np.uint8)),
+                                  np.ctypeslib.as_ctypes(np.array([val]).view(np.uint8)))  # fmt: skip
+        table, state = FlowTables(maps, 4096, 1, idle_ns=10**12).read(now_ns=1)
+        got = {(f.proto_name, f.src, f.sport, f.dst, f.dport): (f.packets, f.bytes) for f in flows.from_table(table)}
+        want = {("udp", f"198.18.{i >> 8}.{i & 0xFF}", 1024 + i, "198.19.0.1", 53): (i + 1, 100 * (i + 1))
+                for i in range(n)}  # fmt: skip
+        want[("tcp", "fd00::2", 40000, "fd00::1", 443)] = (7, 7000)
+        want[("icmpv6", "198.18.0.9", 0, "fd00::1", 0)] = (1, 90)
+        assert got == want
+        assert (state.evicted, state.untracked_packets, state.full) == (0, 0, False)
+    finally:
+        for fd in [fd for fds in progs.values() for fd in fds] + list(maps.values()):
+            os.close(fd)
+
+
+def test_two_readers_of_one_table_each_get_their_own_intervals(lab):
+    """The TUI's sampler and the exporter read the same kernel table: each one's flow growth is counted
+    from its own previous read, never from the other's."""
+    from bptraf.bpf import BpfSource
+    from bptraf.sampler import Sampler
+    from bptraf.source import Feature
+
+    frame = eth(0x0800, ipv4(17, udp(8100, 8101)))
+    with BpfSource([lab.host], features=Feature.FLOWS) as src:
+        first, second = Sampler(src), Sampler(src)
+        got = {id(first): 0, id(second): 0}
+        sent = 0
+        for n in (3, 4, 5):
+            lab.send([frame] * n)
+            sent += n
+            for s in (first, second):
+                assert wait_for(lambda sent=sent: src.read()[0].packets[0] == sent)
+                s_sample = s.sample()
+                got[id(s)] += sum(r.packets for r in s_sample.flows[0])
+        for s in (first, second):  # flows are read before the counters: one more read catches up
+            got[id(s)] += sum(r.packets for r in s.sample().flows[0])
+    assert got == {id(first): 12, id(second): 12}

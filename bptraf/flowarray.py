@@ -1,0 +1,137 @@
+"""Flows as numpy rows: a whole kernel table goes down the pipeline without a Python object per flow.
+
+A table of 65,536 flows costs a few ms as arrays and hundreds of ms as records, so records are made
+only for the rows a renderer shows: the top N, or the groups. bptraf.flows.top() and group() hand
+these collections their own work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from bptraf.flows import PROTOCOLS, Flow, FlowRate, Group, address
+from bptraf.rates import per_second
+
+# One decoded row: addresses as 16 bytes (IPv4 as ::ffff:a.b.c.d), ports in host order.
+FLOW = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), ("dport", "=u2"), ("proto", "u1"),
+                 ("slot", "u1"), ("dir", "u1"), ("packets", "=u8"), ("bytes", "=u8"), ("first_ns", "=i8"),
+                 ("last_ns", "=i8"), ("h", "=u8"), ("d_packets", "=u8"), ("d_bytes", "=u8")])  # fmt: skip
+# What makes a flow itself, as one 40-byte value to compare across reads.
+IDENT = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), ("dport", "=u2"), ("proto", "u1"),
+                  ("slot", "u1"), ("dir", "u1"), ("pad", "u1")])  # fmt: skip
+
+
+def ident(rows: np.ndarray) -> np.ndarray:
+    """What makes each flow itself, as one 40-byte value per row."""
+    out = np.zeros(len(rows), IDENT)
+    for name in ("src", "dst", "sport", "dport", "proto", "slot", "dir"):
+        out[name] = rows[name]
+    return out.view("V40")
+
+
+def growth(prev: np.ndarray | None, cur: np.ndarray) -> np.ndarray:
+    """`cur` with d_packets and d_bytes: each flow's growth since `prev` (an earlier read of the same
+    table), matched by key hash and then the whole key; all of it for a flow new since then, or one
+    deleted and created again (a count that went backwards, as bptraf.rates.delta has it)."""
+    out = cur.copy()
+    known = np.zeros(len(cur), bool)
+    j = np.zeros(len(cur), np.intp)
+    if prev is not None and len(prev) and len(cur):
+        order = np.argsort(prev["h"], kind="stable")
+        ph = prev["h"][order]
+        at = np.minimum(np.searchsorted(ph, cur["h"]), len(ph) - 1)
+        j = order[at]
+        known = (ph[at] == cur["h"]) & (ident(prev[j]) == ident(cur)) & (prev["packets"][j] <= cur["packets"])
+    for name in ("packets", "bytes"):
+        out[f"d_{name}"] = np.where(known, cur[name] - (prev[name][j] if known.any() else 0), cur[name])
+    return out
+
+
+# Sort keys, largest first, as bptraf.flows.top() has them: (primary, tie-break)
+_SORTS = {"bps": ("bps", "bytes"), "pps": ("pps", "packets"), "total": ("bytes", "bps")}
+
+
+def _flow(row) -> Flow:
+    return Flow(int(row["slot"]), int(row["proto"]), address(row["src"].tobytes()), int(row["sport"]),
+                address(row["dst"].tobytes()), int(row["dport"]), int(row["packets"]), int(row["bytes"]),
+                int(row["first_ns"]), int(row["last_ns"]), int(row["dir"]))  # fmt: skip
+
+
+class FlowArray(Sequence):
+    """Every flow of one read (bptraf.flowtable.FLOW rows, each with its growth since the last read)."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        return FlowArray(self.rows[i]) if isinstance(i, slice) else _flow(self.rows[i])
+
+    def since(self, prev: FlowArray | None) -> FlowArray:
+        """These flows with what each gained since `prev`, this consumer's previous read."""
+        return FlowArray(growth(prev.rows if prev is not None else None, self.rows))
+
+    def rates(self, slot: int, period_s: float) -> FlowRates:
+        """One interface's flows with their rates over the interval."""
+        return FlowRates(self.rows[self.rows["slot"] == slot], period_s)
+
+
+class FlowRates(Sequence):
+    """One interface's flows in one interval, as rows; a FlowRate is made for a row when asked for."""
+
+    def __init__(self, rows: np.ndarray, period_s: float) -> None:
+        self.rows = rows
+        self.pps = np.broadcast_to(per_second(rows["d_packets"].astype(float), period_s), len(rows))
+        self.bps = np.broadcast_to(per_second(rows["d_bytes"].astype(float), period_s, 8), len(rows))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        row = self.rows[i]
+        return FlowRate(_flow(row), int(row["d_packets"]), int(row["d_bytes"]), float(self.pps[i]), float(self.bps[i]))
+
+    def __iter__(self) -> Iterator[FlowRate]:
+        return (self[i] for i in range(len(self)))
+
+    def _column(self, name: str) -> np.ndarray:
+        return {"bps": self.bps, "pps": self.pps}.get(name, self.rows[name] if name in ("bytes", "packets") else None)
+
+    def top(self, n: int, by: str = "bps") -> list[FlowRate]:
+        """The n biggest, as bptraf.flows.top() orders them (ties broken by the flow's key fields)."""
+        first, second = _SORTS[by]
+        r = self.rows
+        # lexsort sorts by the last key first; negate to put the largest first.
+        order = np.lexsort((r["dport"], r["sport"], r["proto"], r["dir"],
+                            -self._column(second).astype(float), -self._column(first).astype(float)))  # fmt: skip
+        return [self[int(i)] for i in order[:n]]
+
+    def group(self, by: str) -> list[Group]:
+        """Sums by source host, destination host or destination port (`proto/port`)."""
+        r = self.rows
+        if not len(r):
+            return []
+        if by == "port":
+            ident = r["proto"].astype(np.uint32) << 16 | r["dport"]
+        else:
+            ident = np.ascontiguousarray(r[by]).view("V16").ravel()
+        names, inverse = np.unique(ident, return_inverse=True)
+        inverse = inverse.ravel()
+
+        def total(values: np.ndarray) -> np.ndarray:
+            return np.bincount(inverse, weights=values.astype(float), minlength=len(names))
+
+        count = np.bincount(inverse, minlength=len(names))
+        sums = [total(r["d_packets"]), total(r["d_bytes"]), total(self.pps), total(self.bps), total(r["bytes"])]
+        out = []
+        for i, name in enumerate(names.tolist()):
+            label = f"{PROTOCOLS.get(name >> 16, str(name >> 16))}/{name & 0xFFFF}" if by == "port" else address(name)
+            p, b, pps, bps, tb = (s[i] for s in sums)
+            out.append(Group(label, int(count[i]), int(p), int(b), float(pps), float(bps), int(tb)))
+        return out

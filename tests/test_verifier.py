@@ -1,0 +1,45 @@
+"""The verifier's budget: every program variant, loaded for 8 interfaces, stays under a stated number of
+verified instructions, as the kernel reports it (bpf_prog_info.verified_insns).
+
+Verification is most of bptraf's start-up after the compile, and grows with every branch added to the
+parser; a change that doubles it should be a choice, not a surprise. The limits are about 1.3x what
+the programs take today (kernel 6.18), far below the kernel's own limit of 1,000,000.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from bptraf import libbpf, loader
+from bptraf.counters import max_ifaces
+from bptraf.source import Feature
+
+pytestmark = pytest.mark.bpf
+
+BUDGET = {
+    ("pass", Feature.NONE): 2_800,
+    ("pass", Feature.SIZES): 3_000,
+    ("pass", Feature.FLOWS): 31_000,
+    ("pass", Feature.SIZES | Feature.FLOWS): 31_000,
+    ("drop", Feature.NONE): 40,
+    ("egress", Feature.NONE): 5_600,  # what the host sends, on tcx egress
+    ("egress", Feature.SIZES): 26_000,
+}
+
+
+@pytest.mark.parametrize("action", ["pass", "drop", "egress"])
+def test_every_variant_stays_within_its_verifier_budget(action):
+    nifaces = max_ifaces()
+    assert nifaces == 8
+    progs, maps = loader.load(action, nifaces, loader.FLOWS_MAX_DEFAULT)[action]
+    try:
+        assert set(progs) == {f for a, f in BUDGET if a == action}  # a new variant needs a budget
+        for features, fds in progs.items():
+            assert len(fds) == nifaces
+            used = [libbpf.prog_verified_insns(fd) for fd in fds]
+            assert all(0 < n <= BUDGET[action, features] for n in used), (action, features, used)
+    finally:
+        for fd in [fd for fds in progs.values() for fd in fds] + list(maps.values()):
+            os.close(fd)
