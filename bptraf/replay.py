@@ -116,6 +116,7 @@ class ReplaySource:
         self._ts = 0
         self._totals = [self._empty(a) for a in self.attachments]
         self._flows: dict[tuple, Flow] = {}
+        self._flows_ts = -1
 
     @property
     def exhausted(self) -> bool:
@@ -159,19 +160,25 @@ class ReplaySource:
                     t["tb"][c.index] += int(sent.get("bytes", 0))
                 for i, label in enumerate(a.sizes):
                     t["s"][i] += int(r.get("sizes", {}).get(label, 0))
-                self._add_flows(a, r.get("flows"))
         return tuple(self._snap(a, t, self._ts) for a, t in zip(self.attachments, self._totals))
 
-    def _add_flows(self, a: Attachment, records: list | None) -> None:
+    def _add_flows(self, a: Attachment, records: list | None, ts: int) -> None:
         for f in records or ():
             proto = _PROTO_NUMBERS.get(f.get("proto"), 0)
             flow = Flow(a.ifindex, proto, f["src"], int(f["sport"]), f["dst"], int(f["dport"]),
-                        int(f.get("total_packets", f["packets"])), int(f.get("total_bytes", f["bytes"])), 0, self._ts)  # fmt: skip
+                        int(f.get("total_packets", f["packets"])), int(f.get("total_bytes", f["bytes"])), 0, ts)  # fmt: skip
             self._flows[flow.key] = flow
 
     def read_flows(self) -> list[Flow]:
-        """The flows the last interval's records listed, with their totals."""
-        return [f for f in self._flows.values() if f.last_ns == self._ts]
+        """The flows the coming interval's records list, with their totals (the sampler reads flows
+        before the counters, so this looks at the step read() is about to take)."""
+        if not self.exhausted:
+            step = self.steps[self.pos]
+            ts = self._ts + int(step.period_s * 1e9)
+            for a, r in zip(self.attachments, step.records):
+                self._add_flows(a, r.get("flows"), ts)
+            self._flows_ts = ts
+        return [f for f in self._flows.values() if f.last_ns == self._flows_ts]
 
     def set_features(self, features: Feature) -> None:
         raise BptrafError("a replay shows what the log holds; it cannot switch features")
