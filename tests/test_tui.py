@@ -543,3 +543,20 @@ async def test_top_caps_the_flows_table_when_given():
         feed(app, sampler, 2)
         await pilot.pause()
         assert [r[1] for r in flow_rows(app)] == ["198.18.0.2:4000", "198.18.0.3:33000"]
+
+
+def test_flow_columns_fit_80_columns_and_keep_the_ports():
+    """A link-local IPv6 flow once widened the address columns past 80 and pushed `bytes` off screen."""
+    from bptraf.tui.widgets.flows import columns
+    from bptraf.tui.widgets.rows import line
+
+    cols = ("proto", "source", "destination", "pps", "bps", "bytes")
+    found = [
+        ("icmpv6", "[fe80::5c72:d9ff:fefd:f413]:0", "[ff02::16]:0", "0", "0", "90"),
+        ("udp", "[2001:db8:1234:5678:9abc:def0:1234:5678]:40015", "198.18.5.1:5015", "117", "975.8 K", "36.2 K"),
+    ]
+    row = line(found[1], columns(cols, found, 80))
+    assert len(row) <= 80
+    assert row.rstrip().endswith("975.8 K    36.2 K")
+    assert ":40015" in row and "…" in row  # cut in the middle: the port stays
+    assert len(line(found[0], columns(cols, found, 0))) > 80  # unbounded, it would not fit

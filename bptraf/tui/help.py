@@ -42,14 +42,12 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         text = Text("bptraf keys\n\n", style="bold")
-        wide = max((len(k) for k, _ in self.entries), default=0) + 2
-        wide = max(wide, 25)
-        for keys, what in self.entries:
-            text.append(f" {keys:<{wide}}", style="bold")
+        # The tables' own keys (RowTable.BINDINGS) come last.
+        entries = [*self.entries, ("↑ ↓ PgUp PgDn Home End", "move in the focused table (counters: the row plotted)")]
+        wide = max(len(k) for k, _ in self.entries) + 2  # short keys set the column; a longer one gets a line
+        for keys, what in entries:
+            text.append(f" {keys:<{wide}}" if len(keys) < wide else f" {keys}\n {'':<{wide}}", style="bold")
             text.append(f"{what}\n")
-        # The tables' own keys (RowTable.BINDINGS).
-        text.append(f" {'↑ ↓ PgUp PgDn Home End':<{wide}}", style="bold")
-        text.append("move in the focused table (counters: the row plotted beside `all`)\n")
-        text.append("\nescape closes", style="dim")
+        text.append("\nescape closes · ↑/↓ scroll this list", style="dim")
         with VerticalScroll(id="help"):
             yield Static(text)

@@ -55,16 +55,24 @@ class FlowsTitle(Widget):
         return self.text
 
 
-def columns(cols: tuple[str, ...], found: list[tuple[str, ...]]) -> list[Column]:
-    """Names as wide as the widest shown (an IPv6 endpoint takes up to 47), numbers 8."""
-    out = []
-    for i, name in enumerate(cols):
-        if i >= len(cols) - 3 or name == "flows":
-            out.append(Column(name, 8 if name != "flows" else 5))
-        else:
-            wide = max((len(r[i]) for r in found), default=0)
-            out.append(Column(name, min(max(wide, len(name)), 47), right=False))
-    return out
+def columns(cols: tuple[str, ...], found: list[tuple[str, ...]], width: int = 0) -> list[Column]:
+    """Numbers 8 wide (flow counts 5); names as wide as the widest shown (an IPv6 endpoint takes up
+    to 47), narrowed, widest first, until the row fits `width` (0: no limit); a cut name ends in `…`."""
+    fixed = {i: (8 if name != "flows" else 5) for i, name in enumerate(cols) if i >= len(cols) - 3 or name == "flows"}
+    names = {
+        i: min(max(max((len(r[i]) for r in found), default=0), len(name)), 47)
+        for i, name in enumerate(cols)
+        if i not in fixed
+    }
+    if width:
+        # line() puts one space in front and two between columns.
+        room = width - 1 - 2 * (len(cols) - 1) - sum(fixed.values())
+        while sum(names.values()) > room:
+            widest = max(names, key=lambda i: (names[i], -i))
+            if names[widest] <= max(len(cols[widest]), 6):
+                break  # no narrower without losing the header: the row is cut at the edge
+            names[widest] -= 1
+    return [Column(n, fixed[i]) if i in fixed else Column(n, names[i], right=False) for i, n in enumerate(cols)]
 
 
 class Flows(Vertical):
@@ -88,5 +96,5 @@ class Flows(Vertical):
             ("flows ", "bold"), f"{len(flows)} active · by {view.grouping}, sorted by {view.sort} (s sort, g group)"
         )
         cols, found = rows(flows, view, name)
-        table.set_columns(columns(cols, found))
+        table.set_columns(columns(cols, found, self.size.width))
         table.set_rows([(str(i), r) for i, r in enumerate(found)])

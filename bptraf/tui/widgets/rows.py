@@ -33,7 +33,10 @@ class Column:
 
 
 def cell(text: str, col: Column) -> str:
-    text = text if len(text) <= col.width else text[: col.width - 1] + "…"
+    if len(text) > col.width:
+        # A name is cut in the middle, so an endpoint keeps its port and a host name its domain.
+        tail = 0 if col.right else min(6, col.width // 3)
+        text = text[: col.width - 1 - tail] + "…" + (text[-tail:] if tail else "")
     return f"{text:>{col.width}}" if col.right else f"{text:<{col.width}}"
 
 
