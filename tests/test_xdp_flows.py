@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from frames import ICMP, ICMPV6, eth, ipv4, ipv6, padded, tcp, udp
+from frames import ICMP, ICMPV6, IPV4_MF, eth, ext, frag, ipv4, ipv6, padded, tcp, udp
 from netlab import VethLab, sh
 from runner import Bptraf, records, totals, wait_for
 from test_xdp import count_until
@@ -59,6 +59,32 @@ def test_each_flow_counted_exactly(lab):
     assert code == 0, err
     assert flow_totals(out, lab.host) == {key: (n, n * len(f)) for key, f, n in FLOWS}
     assert totals(out, lab.host)["all"][0] == len(frames)
+
+
+# Where a flow's ports come from: only a first (or unfragmented) L4 header has them. The non-first
+# fragments carry a UDP/TCP header's worth of non-zero bytes where ports would be, so a parser that
+# reads them anyway shows those bytes as ports.
+PORT_FLOWS = [
+    (("udp", *V4[:1], 0, V4[1], 0), eth(0x0800, ipv4(17, udp(4444, 5555, 60), frag_offset=185)), 2),
+    (("tcp", *V4[:1], 0, V4[1], 0), eth(0x0800, ipv4(6, tcp(4446, 5557, 60), frag_offset=1)), 1),
+    (("udp", *V4[:1], 4445, V4[1], 5556), eth(0x0800, ipv4(17, udp(4445, 5556, 60), frag_offset=IPV4_MF)), 3),
+    (("udp", *V6[:1], 0, V6[1], 0), eth(0x86DD, ipv6(44, frag(17, offset=100) + udp(6666, 7777, 60))), 2),
+    (("tcp", *V6[:1], 0, V6[1], 0), eth(0x86DD, ipv6(44, frag(6, offset=1, more=True) + tcp(6668, 7779))), 1),
+    (("udp", *V6[:1], 6667, V6[1], 7778), eth(0x86DD, ipv6(44, frag(17, more=True) + udp(6667, 7778, 60))), 3),
+    # Six extension headers are walked to the L4 header, and its ports are read.
+    (("tcp", *V6[:1], 6000, V6[1], 6001), eth(0x86DD, ipv6(60, ext(60) * 5 + ext(6) + tcp(6000, 6001))), 2),
+]
+
+
+def test_ports_only_from_a_first_fragment(lab):
+    frames = [f for _key, f, n in PORT_FLOWS for _ in range(n)]
+    with Bptraf(lab.host, "--json", "-i", "0.2", "--flows", "--top", "100") as bp:
+        bp.wait_ready()
+        lab.send(frames)
+        count_until(bp, lab.host, len(frames))
+        code, out, err = bp.stop()
+    assert code == 0, err
+    assert flow_totals(out, lab.host) == {key: (n, n * len(f)) for key, f, n in PORT_FLOWS}
 
 
 def test_size_histogram_buckets_exactly():
