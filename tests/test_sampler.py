@@ -68,3 +68,40 @@ def test_a_removed_interface_raises_after_its_last_sample():
     with pytest.raises(InterfaceGone, match="veth9 disappeared"):
         run(Sampler(src), 1.0, None, clock.wait, emit, mono=clock.mono)
     assert len(out) == 1 and out[0].totals[0].packets[0] == 10
+
+
+def test_rates_and_interval_come_from_the_measured_period_not_the_nominal_one():
+    """At -i 1 the reads land 1.25 s apart (a slow host): rates divide by 1.25, and the output says so."""
+    import io
+    import json
+
+    from bptraf.flows import Flow
+    from bptraf.source import Feature
+    from bptraf.writers import JsonWriter, PlainWriter
+
+    a = (attachment("eth0"),)
+    per = [
+        {"all": (1000 * n, 64_000 * n), "ipv4": (1000 * n, 64_000 * n), "udp": (1000 * n, 64_000 * n)} for n in (1, 2)
+    ]
+    src = FakeSource(a, [(1_250_000_000, [per[0]]), (2_500_000_000, [per[1]])])
+    src.set_features(Feature.FLOWS)
+    src.flow_script = [
+        [Flow(0, 17, "198.18.0.2", 4000, "198.18.0.1", 53, 500, 32_000, 1, 2)],
+        [Flow(0, 17, "198.18.0.2", 4000, "198.18.0.1", 53, 1000, 64_000, 1, 3)],
+    ]
+    clock = FakeClock()  # each wait lasts the nominal second
+    js, text = io.StringIO(), io.StringIO()
+    jw, pw = JsonWriter(js, a), PlainWriter(text, a)
+
+    def emit(sample):
+        jw(sample)
+        pw(sample)
+
+    run(Sampler(src, wall=lambda: 0.0), 1.0, 2, clock.wait, emit, mono=clock.mono)
+    assert clock.waits == [1.0, 1.0]
+    records = [json.loads(line) for line in js.getvalue().splitlines()]
+    assert [r["interval"] for r in records] == [1.25, 1.25]
+    assert [r["counters"]["all"]["pps"] for r in records] == [800.0, 800.0]
+    assert [r["counters"]["udp"]["bps"] for r in records] == [409_600.0, 409_600.0]
+    assert [(f["pps"], f["bps"]) for r in records for f in r["flows"]] == [(400.0, 204_800.0)] * 2
+    assert text.getvalue().count("       all: 800 pps 409.6 Kbps\n") == 2

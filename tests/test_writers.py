@@ -113,3 +113,42 @@ def test_plain_flows_after_the_block_in_stable_columns():
         "   tcp    200 pps 160.0 Kbps     300 30.00 KB  [fd00::2]:40000 > [fd00::1]:22",
     ]
     assert all(len(line) <= 100 for line in lines)
+
+
+def test_plain_vlan_line_golden():
+    a = (attachment("eth0"),)
+    sample = one_sample(
+        a, [{"all": (2500, 200_000), "ipv6": (2500, 200_000), "icmpv6": (2500, 200_000), "vlan": (1250, 100_000)}]
+    )
+    assert plain(a, sample) == (
+        "# eth0: XDP native mode, pass\n"
+        "       all: 2000 pps 1280 Kbps\n"
+        "      IPv6: 2000 pps 1280 Kbps\n"
+        "    ICMPv6: 2000 pps 1280 Kbps\n"
+        "      VLAN: 1000 pps 640.0 Kbps\n"
+        "\n"
+    )
+
+
+def test_json_flow_records_golden():
+    from bptraf.flows import Flow
+    from bptraf.source import Feature
+
+    a = (attachment("eth0"),)
+    src = FakeSource(a, [(1_250_000_000, [{"all": (30, 30_000)}])])
+    src.set_features(Feature.FLOWS)
+    src.flow_script = [
+        [
+            Flow(0, 17, "198.18.0.2", 4000, "198.18.0.1", 53, 25, 25_000, 10, 20),
+            Flow(0, 6, "fd00::2", 40000, "fd00::1", 22, 5, 5_000, 11, 21),
+        ]
+    ]
+    out = io.StringIO()
+    JsonWriter(out, a)(Sampler(src, wall=lambda: T0).sample())
+    record = json.loads(out.getvalue())
+    assert record["flows"] == [
+        {"proto": "udp", "src": "198.18.0.2", "sport": 4000, "dst": "198.18.0.1", "dport": 53,
+         "packets": 25, "bytes": 25_000, "pps": 20.0, "bps": 160_000.0, "total_packets": 25, "total_bytes": 25_000},
+        {"proto": "tcp", "src": "fd00::2", "sport": 40000, "dst": "fd00::1", "dport": 22,
+         "packets": 5, "bytes": 5_000, "pps": 4.0, "bps": 32_000.0, "total_packets": 5, "total_bytes": 5_000},
+    ]  # fmt: skip

@@ -203,6 +203,53 @@ def test_idle_flows_age_out(lab):
     assert code == 0
 
 
+def test_an_aged_out_flow_is_gone_from_the_kernel_and_counts_afresh(lab):
+    """Ageing deletes the kernel entry, not just hides it: the same flow seen again starts from zero."""
+    frame = eth(0x0800, ipv4(17, udp(7100, 7101)))
+    with Bptraf(lab.host, "--json", "-i", "0.2", "--flows", "--flows-idle", "1") as bp:
+        bp.wait_ready()
+        lab.send([frame] * 2)
+        count_until(bp, lab.host, 2)
+        deadline = time.monotonic() + 15
+        while json.loads(bp.lines[-1])["flows"] and time.monotonic() < deadline:
+            bp.readline()
+        assert json.loads(bp.lines[-1])["flows"] == [], "the idle flow was not aged out"
+        aged = len(bp.lines)
+        lab.send([frame] * 3)
+        count_until(bp, lab.host, 5)
+        code, out, _ = bp.stop()
+    assert code == 0
+    again = [f for line in bp.lines[aged:] for f in json.loads(line)["flows"]]
+    assert again and {f["total_packets"] for f in again} == {3}, again
+    assert {f["total_bytes"] for f in again} == {3 * len(frame)}
+    assert flow_totals(out, lab.host) == {("udp", *V4[:1], 7100, V4[1], 7101): (5, 5 * len(frame))}
+
+
+def test_ageing_deletes_idle_entries_from_the_kernel_map(lab):
+    """Read the flow map itself (not bptraf's output): after ageing, the idle entry is not in it."""
+    from bpfview import bpf_fds, hash_map_fds, map_keys
+
+    from bptraf.bpf import BpfSource
+    from bptraf.source import Feature
+
+    before = bpf_fds()
+    with BpfSource([lab.host], features=Feature.FLOWS, flows_idle_s=1) as src:
+        (fd, info), *others = hash_map_fds({fd: i for fd, i in bpf_fds().items() if fd not in before}).items()
+        assert others == [], "expected one flow table"
+        key_size = int(info["key_size"])
+        lab.send([eth(0x0800, ipv4(17, udp(7200, 7201)))] * 2 + [eth(0x0800, ipv4(17, udp(7202, 7203)))])
+        assert wait_for(lambda: len(map_keys(fd, key_size)) == 2), "the kernel did not record two flows"
+        assert {(f.sport, f.packets) for f in src.read_flows()} == {(7200, 2), (7202, 1)}
+        keep = eth(0x0800, ipv4(17, udp(7204, 7205)))
+
+        def aged() -> bool:
+            lab.send([keep])  # a flow that stays busy, so only the idle ones may go
+            return {f.sport for f in src.read_flows()} == {7204}
+
+        assert wait_for(aged, timeout=15, step=0.25), "idle flows were still reported"
+        assert len(map_keys(fd, key_size)) == 1, "bptraf hid the idle flows but left them in the kernel map"
+
+
 def test_flow_table_never_exceeds_its_bound(lab):
     # 3000 distinct source ports into a 256-entry LRU table.
     frames = [eth(0x0800, ipv4(17, udp(10_000 + i, 9))) for i in range(3000)]
@@ -241,11 +288,11 @@ def test_features_switch_at_run_time_without_a_gap(lab):
         sampler = Sampler(src)
         first_id = _prog_id(lab.host)
         lab.send([frame] * 3)
-        time.sleep(0.3)
+        assert wait_for(lambda: src.read()[0].packets[0] == 3)
         src.set_features(Feature.SIZES | Feature.FLOWS)
         assert _prog_id(lab.host) not in (None, first_id)
         lab.send([frame] * 5)
-        time.sleep(0.3)
+        assert wait_for(lambda: src.read()[0].packets[0] == 8)
         sample = sampler.sample()
         assert sample.features == Feature.SIZES | Feature.FLOWS
         assert sample.totals[0].packets[0] == 8  # the class counters never stopped
