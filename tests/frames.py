@@ -73,6 +73,7 @@ KINDS: tuple[Kind, ...] = (
     kind("ipv4-gre", eth(0x0800, ipv4(47, bytes(24))), "ipv4", "l4_other"),
     kind("ipv4-bad-ihl", eth(0x0800, ipv4(6, TCP, ihl=3)), "ipv4", "l4_other"),
     kind("ipv4-options-cut", eth(0x0800, ipv4(6, b"", options=bytes(40))[:40]), "ipv4", "l4_other"),
+    kind("ipv4-no-header", eth(0x0800, b""), "ipv4", "l4_other"),
     kind("ipv4-truncated", eth(0x0800, bytes([0x45]) + bytes(9)), "ipv4", "l4_other"),
     kind("ipv6-tcp", eth(0x86DD, ipv6(6, TCP)), "ipv6", "tcp"),
     kind("ipv6-udp", eth(0x86DD, ipv6(17, UDP)), "ipv6", "udp"),
@@ -123,6 +124,10 @@ def udp(sport: int, dport: int, payload: int = 18) -> bytes:
 
 def tcp(sport: int, dport: int, payload: int = 0) -> bytes:
     return struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 5 << 4, 0x18, 1024, 0, 0) + bytes(payload)
+
+
+def sctp(sport: int, dport: int, payload: int = 16) -> bytes:
+    return struct.pack("!HHII", sport, dport, 7, 0) + bytes(payload)
 
 
 def padded(frame: bytes, size: int) -> bytes:

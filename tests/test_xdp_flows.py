@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from frames import ICMP, ICMPV6, IPV4_MF, eth, ext, frag, ipv4, ipv6, padded, tcp, udp
+from frames import ICMP, ICMPV6, IPV4_MF, eth, ext, frag, ipv4, ipv6, padded, sctp, tcp, udp
 from netlab import VethLab, sh
 from runner import Bptraf, records, totals, wait_for
 from test_xdp import count_until
@@ -71,6 +71,8 @@ PORT_FLOWS = [
     (("udp", *V6[:1], 0, V6[1], 0), eth(0x86DD, ipv6(44, frag(17, offset=100) + udp(6666, 7777, 60))), 2),
     (("tcp", *V6[:1], 0, V6[1], 0), eth(0x86DD, ipv6(44, frag(6, offset=1, more=True) + tcp(6668, 7779))), 1),
     (("udp", *V6[:1], 6667, V6[1], 7778), eth(0x86DD, ipv6(44, frag(17, more=True) + udp(6667, 7778, 60))), 3),
+    (("sctp", *V4[:1], 9000, V4[1], 9001), eth(0x0800, ipv4(132, sctp(9000, 9001))), 2),
+    (("sctp", *V6[:1], 9002, V6[1], 9003), eth(0x86DD, ipv6(132, sctp(9002, 9003))), 1),
     # Six extension headers are walked to the L4 header, and its ports are read.
     (("tcp", *V6[:1], 6000, V6[1], 6001), eth(0x86DD, ipv6(60, ext(60) * 5 + ext(6) + tcp(6000, 6001))), 2),
 ]
@@ -85,6 +87,24 @@ def test_ports_only_from_a_first_fragment(lab):
         code, out, err = bp.stop()
     assert code == 0, err
     assert flow_totals(out, lab.host) == {key: (n, n * len(f)) for key, f, n in PORT_FLOWS}
+
+
+def test_flows_are_reported_on_the_interface_that_saw_them(lab):
+    other = VethLab.create()
+    try:
+        a, b = eth(0x0800, ipv4(17, udp(8001, 53))), eth(0x0800, ipv4(17, udp(8002, 53)))
+        with Bptraf(lab.host, other.host, "--json", "-i", "0.2", "--flows") as bp:
+            bp.wait_ready()
+            lab.send([a] * 2)
+            other.send([b] * 3)
+            count_until(bp, lab.host, 2)
+            count_until(bp, other.host, 3)
+            code, out, err = bp.stop()
+        assert code == 0, err
+        assert flow_totals(out, lab.host) == {("udp", *V4[:1], 8001, V4[1], 53): (2, 2 * len(a))}
+        assert flow_totals(out, other.host) == {("udp", *V4[:1], 8002, V4[1], 53): (3, 3 * len(b))}
+    finally:
+        other.destroy()
 
 
 def test_size_histogram_buckets_exactly():
