@@ -19,7 +19,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-TESTS = "tests/test_xdp.py tests/test_xdp_flows.py tests/test_detach.py"
+# Flows first: most flow mutants fail there, and -x stops at the first failure.
+TESTS = "tests/test_xdp_flows.py tests/test_xdp.py tests/test_detach.py"
 
 MUTANTS: list[tuple[str, str, str, str]] = [
     # The IPv6 extension-header walk.
@@ -126,14 +127,15 @@ def tree_copy(dest: Path) -> None:
 def run_tests(tree: Path, tests: str, timeout: float) -> tuple[bool, float, str]:
     """True if the tests pass on this tree (the mutant survived)."""
     env = {**os.environ, "CI": "true", "PYTHONDONTWRITEBYTECODE": "1"}
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests.split()]
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-rf", "-p", "no:cacheprovider", *tests.split()]
     t0 = time.monotonic()
     try:
         proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return False, time.monotonic() - t0, "timeout"
-    last = (proc.stdout.strip().splitlines() or [""])[-1]
-    return proc.returncode == 0, time.monotonic() - t0, last
+    lines = proc.stdout.strip().splitlines() or [""]
+    failed = next((line[:160] for line in lines if line.startswith("FAILED ")), "")
+    return proc.returncode == 0, time.monotonic() - t0, failed or lines[-1]
 
 
 def main() -> int:
