@@ -253,7 +253,7 @@ def test_ageing_deletes_idle_entries_from_the_kernel_map(lab):
     from bptraf.source import Feature
 
     before = bpf_fds()
-    with BpfSource([lab.host], features=Feature.FLOWS, flows_idle_s=1) as src:
+    with BpfSource([lab.host], features=Feature.FLOWS, flows_idle_s=2) as src:
         (fd, info), *others = hash_map_fds({fd: i for fd, i in bpf_fds().items() if fd not in before}).items()
         assert others == [], "expected one flow table"
         key_size = int(info["key_size"])
@@ -268,6 +268,12 @@ def test_ageing_deletes_idle_entries_from_the_kernel_map(lab):
 
         assert wait_for(aged, timeout=15, step=0.25), "idle flows were still reported"
         assert len(map_keys(fd, key_size)) == 1, "bptraf hid the idle flows but left them in the kernel map"
+        # A flow that keeps sending outlives the idle limit: traffic for 4.5 s (each send takes a while).
+        end = time.monotonic() + 4.5
+        while time.monotonic() < end:
+            lab.send([keep])
+            assert {f.sport for f in src.read_flows()} == {7204}, "a busy flow was aged out"
+        assert len(map_keys(fd, key_size)) == 1
 
 
 def test_flow_table_never_exceeds_its_bound(lab):
