@@ -30,7 +30,8 @@ MODES = {
     "flows": ("pass", Feature.FLOWS),
     "sizes-flows": ("pass", Feature.SIZES | Feature.FLOWS),
 }
-ARGS = {"pass": [], "drop": ["-d"], "flows": ["--flows"], "sizes-flows": ["--sizes", "--flows"]}
+ARGS = {"pass": [], "drop": ["-d"], "flows": ["--flows"], "sizes-flows": ["--sizes", "--flows"],
+        "exporter": ["--listen", "127.0.0.1:0"]}  # fmt: skip
 
 
 def opened_by(before: dict) -> dict[str, set[int]]:
@@ -75,7 +76,7 @@ def test_close_releases_everything_while_the_process_lives(lab, mode):
     assert xdp_prog_id(lab.host) is None
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", ARGS)
 def test_cli_run_releases_everything_before_returning(lab, mode, capsys):
     before = bpf_fds()
     seen: dict[str, set[int]] = {}

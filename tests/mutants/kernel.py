@@ -111,10 +111,14 @@ MUTANTS: list[tuple[str, str, str, str]] = [
 
 def tree_copy(dest: Path) -> None:
     """The checkout's tracked and new files (not .venv, build output or caches), ready to mutate."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True,
-        check=True,
-    ).stdout.split()  # fmt: skip
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True
+    )
+    if listed.returncode == 0:
+        files = listed.stdout.split()
+    else:  # not a checkout (an exported tree): everything but the venv and the mutmut output
+        skip = {".venv", ".git", "mutants", "build", "__pycache__"}
+        files = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if not skip & set(p.relative_to(ROOT).parts)]
     for name in files:
         src = ROOT / name
         if src.is_file():
