@@ -140,7 +140,7 @@ def test_deadline_exactly_reached_skips_a_whole_interval():
 def test_several_removed_interfaces_are_all_named():
     src = FakeSource((attachment("veth8"), attachment("veth9")), [(10**9, [{}, {}])])
     src.missing = ("veth8", "veth9")
-    with pytest.raises(InterfaceGone, match=r"^veth8, veth9 disappeared"):
+    with pytest.raises(InterfaceGone, match=r"veth8\b.*\bveth9 disappeared"):
         Sampler(src).check()
 
 

@@ -53,8 +53,8 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     # Classes.
     (
         "parse.h",
-        "add(s, v6 ? BPTRAF_C_IPV6 : BPTRAF_C_IPV4, len);",
-        "add(s, v6 ? BPTRAF_C_IPV4 : BPTRAF_C_IPV6, len);",
+        "add(s, v6 ? BPTRAF_C_IPV6 : BPTRAF_C_IPV4, pkts, len);",
+        "add(s, v6 ? BPTRAF_C_IPV4 : BPTRAF_C_IPV6, pkts, len);",
         "IPv4 and IPv6 swapped",
     ),  # fmt: skip
     ("parse.h", "\tcase BPTRAF_IPPROTO_SCTP:\treturn BPTRAF_C_SCTP;\n", "", "SCTP lands in other L4"),
@@ -63,7 +63,7 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ("parse.h", "\tfor (int i = 0; i < 2; i++) {", "\tfor (int i = 0; i < 1; i++) {", "only one VLAN tag"),
     ("parse.h", "\tfor (int i = 0; i < 2; i++) {", "\tfor (int i = 0; i < 3; i++) {", "three VLAN tags"),
     ("parse.h", " && proto != bpf_htons(BPTRAF_ETH_P_8021AD)", "", "802.1ad tags not stripped"),
-    ("parse.h", "\tif (l3 != (void *)(eth + 1))\n\t\tadd(s, BPTRAF_C_VLAN, len);\n", "", "vlan flag never counted"),
+    ("parse.h", "\tif (l3 != (void *)(eth + 1))\n\t\tadd(s, BPTRAF_C_VLAN, pkts, len);\n", "", "vlan flag never counted"),
     (
         "parse.h",
         "#define BPTRAF_BUCKET(max) + (len > max)",
