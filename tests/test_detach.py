@@ -8,8 +8,8 @@ when the check runs, so it shows on the interface, in /proc/self/fdinfo and in t
 
 from __future__ import annotations
 
-import io
 import json
+import os
 import signal
 import threading
 
@@ -29,6 +29,8 @@ MODES = {
     "drop": ("drop", Feature.NONE),
     "flows": ("pass", Feature.FLOWS),
     "sizes-flows": ("pass", Feature.SIZES | Feature.FLOWS),
+    "tx": ("pass", Feature.TX),  # tcx links on egress beside the XDP link
+    "tx-sizes-flows": ("pass", Feature.TX | Feature.SIZES | Feature.FLOWS),
 }
 ARGS = {"pass": [], "drop": ["-d"], "flows": ["--flows"], "sizes-flows": ["--sizes", "--flows"],
         "exporter": ["--listen", "127.0.0.1:0"]}  # fmt: skip
@@ -65,6 +67,9 @@ def test_close_releases_everything_while_the_process_lives(lab, mode):
         src.open()
         ids = opened_by(before)
         assert_attached(lab.host, ids)
+        link_types = [i.get("link_type") for fd, i in bpf_fds().items() if fd not in before and "link_type" in i]
+        assert src.features == features, "a feature asked for was not attached"
+        assert ("tcx" in link_types) == (Feature.TX in features), link_types
         assert len(ids["prog"]) >= 1 and len(ids["map"]) >= 1
         frame = KINDS[1].frame
         lab.send([frame] * 3)
@@ -76,26 +81,53 @@ def test_close_releases_everything_while_the_process_lives(lab, mode):
     assert xdp_prog_id(lab.host) is None
 
 
+class StdoutPipe:
+    """sys.stdout on a real pipe (bptraf writes to the fd), read by a thread that records, at the
+    first line, what the running bptraf holds."""
+
+    def __init__(self, iface: str, before: dict) -> None:
+        self.iface, self.before = iface, before
+        self.seen: dict[str, set[int]] = {}
+        self.started = threading.Event()
+        self.lines: list[str] = []
+        r, w = os.pipe()
+        self.out = os.fdopen(w, "w")
+        self._reader = threading.Thread(target=self._read, args=(r,), daemon=True)
+        self._reader.start()
+
+    def _read(self, fd: int) -> None:
+        with os.fdopen(fd) as f:
+            for line in f:
+                if not self.started.is_set():
+                    self.seen.update(opened_by(self.before))
+                    self.seen["attached"] = {xdp_prog_id(self.iface)}
+                    self.started.set()
+                self.lines.append(line)
+
+    def close(self) -> list[str]:
+        self.out.close()
+        self._reader.join(10)
+        return self.lines
+
+
+def run_main(args: list[str], pipe: StdoutPipe) -> int:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("sys.stdout", pipe.out)
+        try:
+            return cli.main(args)
+        finally:
+            pipe.close()
+
+
 @pytest.mark.parametrize("mode", ARGS)
 def test_cli_run_releases_everything_before_returning(lab, mode, capsys):
     before = bpf_fds()
-    seen: dict[str, set[int]] = {}
-
-    class Probe(io.StringIO):
-        """stdout that records, at the first interval, what the running bptraf holds."""
-
-        def write(self, text: str) -> int:
-            if not seen and text.startswith("{"):
-                seen.update(opened_by(before))
-                seen["attached"] = {xdp_prog_id(lab.host)}
-            return super().write(text)
-
-    out = Probe()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("sys.stdout", out)
-        code = cli.main([lab.host, "--json", "-i", "0.1", "-c", "2", *ARGS[mode]])
+    pipe = StdoutPipe(lab.host, before)
+    code = run_main([lab.host, "--json", "-i", "0.1", "-c", "2", *ARGS[mode]], pipe)
     assert code == 0, capsys.readouterr().err
-    assert len(out.getvalue().splitlines()) == 2
+    records = [json.loads(line) for line in pipe.lines]
+    assert [r["interface"] for r in records if "counters" in r][:2] == [lab.host] * 2
+    seen = pipe.seen
     assert seen["attached"] <= seen["prog"]
     assert seen["link"], "attached without a BPF link"
     assert_released(lab.host, seen, before)
@@ -105,30 +137,18 @@ def test_cli_run_releases_everything_before_returning(lab, mode, capsys):
 def test_stop_signal_releases_everything_before_returning(lab, mode, capsys):
     """SIGTERM to a running bptraf (no -c): its stop path alone must undo everything."""
     before = bpf_fds()
-    started = threading.Event()
-    seen: dict[str, set[int]] = {}
+    pipe = StdoutPipe(lab.host, before)
     main_thread = threading.get_ident()
 
-    class Probe(io.StringIO):
-        def write(self, text: str) -> int:
-            if not started.is_set() and text.startswith("{"):
-                seen.update(opened_by(before))
-                started.set()
-            return super().write(text)
-
     def stop() -> None:
-        if started.wait(60):
+        if pipe.started.wait(60):
             # Thread-directed, so it lands on the main thread, where bptraf waits for it.
             signal.pthread_kill(main_thread, signal.SIGTERM)
 
     killer = threading.Thread(target=stop, daemon=True)
     killer.start()
-    out = Probe()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("sys.stdout", out)
-        code = cli.main([lab.host, "--json", "-i", "0.2", *ARGS[mode]])
+    code = run_main([lab.host, "--json", "-i", "0.2", *ARGS[mode]], pipe)
     killer.join(5)
     assert code == 0, capsys.readouterr().err
-    records = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert records and all(r["interface"] == lab.host for r in records)
-    assert_released(lab.host, seen, before)
+    assert pipe.lines and all(json.loads(line)["interface"] == lab.host for line in pipe.lines)
+    assert_released(lab.host, pipe.seen, before)
