@@ -72,29 +72,19 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ),  # fmt: skip
     ("parse.h", "\tif (features & BPTRAF_FLOWS_ON)\n", "\tif (features & BPTRAF_SIZES_ON)\n", "flows follow --sizes"),
     # Flows.
-    ("count.c", "\tkey.slot = slot;\n", "", "flows of every interface land on the first"),
+    ("count.c", "\t\tkey.slot = slot;\n\t\tkey.dir = 0;\n\t\tkey.pad = 0;\n\t\ttrack_flow4(", "\t\tkey.dir = 0;\n\t\tkey.pad = 0;\n\t\ttrack_flow4(",
+     "IPv4 flows of every interface land on the first"),  # fmt: skip
     ("count.c", " || proto == BPTRAF_IPPROTO_SCTP)", ")", "SCTP ports not read"),
-    (
-        "count.c",
-        "\t\tkey.sport = *(__be16 *)l4;\n\t\tkey.dport = *(__be16 *)(l4 + 2);",
-        "\t\tkey.dport = *(__be16 *)l4;\n\t\tkey.sport = *(__be16 *)(l4 + 2);",
-        "ports swapped",
-    ),  # fmt: skip
-    ("count.c", "\t\tf->last_ns = now;\n", "", "a busy flow's last-seen time never moves"),
-    ("count.c", "\t\tf->bytes += len;\n", "\t\tf->bytes += 64;\n", "flow bytes counted per packet"),
-    ("count.c", "{ .packets = 1,", "{ .packets = 0,", "a new flow's first packet not counted"),
-    (
-        "count.c",
-        "key.src[10] = key.src[11] = key.dst[10] = key.dst[11] = 0xff;",
-        "key.src[10] = key.src[11] = 0xff;",
-        "IPv4 destination not mapped",
-    ),  # fmt: skip
-    (
-        "count.c",
-        "__builtin_memcpy(key.dst, ip6->daddr, 16);",
-        "__builtin_memcpy(key.dst, ip6->saddr, 16);",
-        "IPv6 destination taken from the source",
-    ),  # fmt: skip
+    ("count.c", "\t\tsport = *(__be16 *)l4;\n\t\tdport = *(__be16 *)(l4 + 2);",
+     "\t\tdport = *(__be16 *)l4;\n\t\tsport = *(__be16 *)(l4 + 2);", "ports swapped"),  # fmt: skip
+    ("count.c", "\tif (f) {\n\t\t__sync_fetch_and_add(&f->packets, 1);\n\t\t__sync_fetch_and_add(&f->bytes, len);\n\t\treturn;\n\t}\n\tif (!flow_table_full(0))",
+     "\tif (f) {\n\t\t__sync_fetch_and_add(&f->packets, 1);\n\t\t__sync_fetch_and_add(&f->bytes, 64);\n\t\treturn;\n\t}\n\tif (!flow_table_full(0))",
+     "IPv4 flow bytes counted per packet"),  # fmt: skip
+    ("count.c", "{ .packets = 1, .bytes = len };\n\n\t\t/* NOEXIST", "{ .packets = 0, .bytes = len };\n\n\t\t/* NOEXIST",
+     "a new IPv4 flow's first packet not counted"),  # fmt: skip
+    ("count.c", "\t\tkey.dst = ip->daddr;", "\t\tkey.dst = ip->saddr;", "IPv4 destination taken from the source"),
+    ("count.c", "__builtin_memcpy(key.dst, ip6->daddr, 16);", "__builtin_memcpy(key.dst, ip6->saddr, 16);",
+     "IPv6 destination taken from the source"),  # fmt: skip
     ("count.c", "\treturn XDP_PASS;", "\treturn XDP_DROP;", "pass mode drops"),
     # Drop mode.
     ("drop.c", "\treturn XDP_DROP;", "\treturn XDP_PASS;", "drop mode passes"),
