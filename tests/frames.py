@@ -36,8 +36,12 @@ def ext(nexthdr: int, units: int = 0) -> bytes:
     return bytes([nexthdr, units]) + bytes(6 + 8 * units)
 
 
-def frag(nexthdr: int, offset: int = 0) -> bytes:
-    return struct.pack("!BBHI", nexthdr, 0, offset << 3, 0x1234)
+def frag(nexthdr: int, offset: int = 0, more: bool = False) -> bytes:
+    """An IPv6 fragment header: `offset` in 8-byte units, `more` the M (more fragments) flag."""
+    return struct.pack("!BBHI", nexthdr, 0, offset << 3 | more, 0x1234)
+
+
+IPV4_MF = 0x2000  # the IPv4 "more fragments" flag, in the same field as the offset
 
 
 TCP = bytes(20)
@@ -65,9 +69,11 @@ KINDS: tuple[Kind, ...] = (
     kind("ipv4-sctp", eth(0x0800, ipv4(132, SCTP)), "ipv4", "sctp"),
     kind("ipv4-options-udp", eth(0x0800, ipv4(17, UDP, options=bytes([1, 1, 1, 0]) * 3)), "ipv4", "udp"),
     kind("ipv4-fragment-udp", eth(0x0800, ipv4(17, bytes(40), frag_offset=185)), "ipv4", "udp"),
+    kind("ipv4-fragment-tcp-bytes", eth(0x0800, ipv4(6, bytes(range(1, 41)), frag_offset=185)), "ipv4", "tcp"),
     kind("ipv4-gre", eth(0x0800, ipv4(47, bytes(24))), "ipv4", "l4_other"),
     kind("ipv4-bad-ihl", eth(0x0800, ipv4(6, TCP, ihl=3)), "ipv4", "l4_other"),
     kind("ipv4-options-cut", eth(0x0800, ipv4(6, b"", options=bytes(40))[:40]), "ipv4", "l4_other"),
+    kind("ipv4-no-header", eth(0x0800, b""), "ipv4", "l4_other"),
     kind("ipv4-truncated", eth(0x0800, bytes([0x45]) + bytes(9)), "ipv4", "l4_other"),
     kind("ipv6-tcp", eth(0x86DD, ipv6(6, TCP)), "ipv6", "tcp"),
     kind("ipv6-udp", eth(0x86DD, ipv6(17, UDP)), "ipv6", "udp"),
@@ -76,6 +82,13 @@ KINDS: tuple[Kind, ...] = (
     kind("ipv6-hbh-dst-frag-tcp", eth(0x86DD, ipv6(0, ext(60, 1) + ext(44) + frag(6) + TCP)), "ipv6", "tcp"),
     kind("ipv6-routing-udp", eth(0x86DD, ipv6(43, ext(17, 2) + UDP)), "ipv6", "udp"),
     kind("ipv6-fragment-later-udp", eth(0x86DD, ipv6(44, frag(17, offset=100) + bytes(48))), "ipv6", "udp"),
+    kind("ipv6-six-ext", eth(0x86DD, ipv6(60, ext(60) * 5 + ext(6) + TCP)), "ipv6", "tcp"),
+    kind(
+        "ipv6-six-mixed-udp",
+        eth(0x86DD, ipv6(0, ext(43) + ext(60, 1) + ext(60) + ext(44, 2) + frag(60) + ext(17) + UDP)),
+        "ipv6",
+        "udp",
+    ),
     kind("ipv6-seven-ext", eth(0x86DD, ipv6(60, ext(60) * 6 + ext(6) + TCP)), "ipv6", "l4_other"),
     kind("ipv6-ext-cut", eth(0x86DD, ipv6(0, ext(6, 4)[:16])), "ipv6", "l4_other"),
     kind("ipv6-no-next", eth(0x86DD, ipv6(59, bytes(8))), "ipv6", "l4_other"),
@@ -111,6 +124,10 @@ def udp(sport: int, dport: int, payload: int = 18) -> bytes:
 
 def tcp(sport: int, dport: int, payload: int = 0) -> bytes:
     return struct.pack("!HHIIBBHHH", sport, dport, 1, 0, 5 << 4, 0x18, 1024, 0, 0) + bytes(payload)
+
+
+def sctp(sport: int, dport: int, payload: int = 16) -> bytes:
+    return struct.pack("!HHII", sport, dport, 7, 0) + bytes(payload)
 
 
 def padded(frame: bytes, size: int) -> bytes:

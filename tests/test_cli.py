@@ -48,9 +48,11 @@ def test_defaults():
     )
 
 
-def test_plain_and_json_exclude_each_other():
-    with pytest.raises(SystemExit):
+def test_plain_and_json_exclude_each_other(capsys):
+    with pytest.raises(SystemExit) as exc:
         cli.parser().parse_args(["--plain", "--json"])
+    assert exc.value.code == 2
+    assert "argument --json: not allowed with argument --plain" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["a" * 16, "eth0/1", "eth 0", "..", "\teth0"])
@@ -81,7 +83,17 @@ def test_help_has_examples():
 def test_version_names_every_component():
     proc = bptraf("--version")
     assert proc.returncode == 0
-    assert [line.split()[0] for line in proc.stdout.splitlines()] == ["bptraf", "bcc", "libbpf", "kernel"]
+    import platform
+    import re
+
+    from bptraf import __version__
+
+    lines = dict(line.split(" ", 1) for line in proc.stdout.splitlines())
+    assert list(lines) == ["bptraf", "bcc", "libbpf", "kernel"]
+    assert lines["bptraf"] == __version__
+    assert re.fullmatch(r"v?\d+\.\d+(\.\d+)?\S*", lines["bcc"]), lines["bcc"]
+    assert re.fullmatch(r"v?\d+\.\d+\S*", lines["libbpf"]), lines["libbpf"]
+    assert lines["kernel"] == platform.release()
 
 
 def test_too_many_interfaces_is_a_usage_error_with_one_prefix():

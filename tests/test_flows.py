@@ -155,3 +155,17 @@ def test_rows_group_as_records_do(by):
 def test_rows_of_the_other_interface_stay_apart():
     (only,) = flowarray.FlowArray(_rows()).rates(1, 1.0)
     assert (only.flow.src, only.flow.dport, only.packets, only.bps) == ("fd00::2", 443, 7, 56000.0)
+
+
+def test_flow_dtypes_match_the_c_structs_as_compiled():
+    """Every field's offset and each struct's size, as the C compiler lays out kernel/counters.h."""
+    from cprobe import layout
+
+    for dtype, cname in (
+        (flowtable.KEY4, "bptraf_flow4_key"),
+        (flowtable.KEY6, "bptraf_flow6_key"),
+        (flowtable.VALUE, "bptraf_flow"),
+    ):
+        c = layout(cname, dtype.names)
+        assert dtype.itemsize == c["sizeof"], cname
+        assert {n: dtype.fields[n][1] for n in dtype.names} == {n: c[n] for n in dtype.names}, cname

@@ -41,3 +41,21 @@ def test_per_cpu_rates():
     r = compute(snap(0, 0, 0, cpu=(0, 0)), snap(500_000_000, 30, 300, cpu=(10, 20)))
     assert r.cpu_pps == (20.0, 40.0)
     assert r.cpu_bps == (160.0, 320.0)
+
+
+def test_an_unchanged_counter_has_a_zero_delta():
+    assert delta(7, 7) == 0
+    assert compute(snap(0, 7, 70), snap(10**9, 7, 70)).packets == (0,)
+
+
+def test_sizes_and_tx_are_deltas_over_the_period_too():
+    prev = Snapshot(
+        0, (10,), (1000,), (5, 5), (500, 500), sizes=(4, 6), tx_packets=(3,), tx_bytes=(300,), tx_sizes=(1, 2)
+    )
+    cur = Snapshot(
+        2_000_000_000, (30,), (3000,), (15, 15), (1500, 1500), sizes=(14, 16), tx_packets=(13,), tx_bytes=(1300,),
+        tx_sizes=(6, 7),
+    )  # fmt: skip
+    r = compute(prev, cur)
+    assert r.sizes == (10, 10)
+    assert (r.tx_packets, r.tx_bytes, r.tx_pps, r.tx_bps, r.tx_sizes) == ((10,), (1000,), (5.0,), (4000.0,), (5, 5))

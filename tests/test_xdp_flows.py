@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from frames import ICMP, ICMPV6, eth, ipv4, ipv6, padded, tcp, udp
+from frames import ICMP, ICMPV6, IPV4_MF, eth, ext, frag, ipv4, ipv6, padded, sctp, tcp, udp
 from netlab import VethLab, sh
 from runner import Bptraf, records, totals, wait_for
 from test_xdp import count_until
@@ -59,6 +59,52 @@ def test_each_flow_counted_exactly(lab):
     assert code == 0, err
     assert flow_totals(out, lab.host) == {key: (n, n * len(f)) for key, f, n in FLOWS}
     assert totals(out, lab.host)["all"][0] == len(frames)
+
+
+# Where a flow's ports come from: only a first (or unfragmented) L4 header has them. The non-first
+# fragments carry a UDP/TCP header's worth of non-zero bytes where ports would be, so a parser that
+# reads them anyway shows those bytes as ports.
+PORT_FLOWS = [
+    (("udp", *V4[:1], 0, V4[1], 0), eth(0x0800, ipv4(17, udp(4444, 5555, 60), frag_offset=185)), 2),
+    (("tcp", *V4[:1], 0, V4[1], 0), eth(0x0800, ipv4(6, tcp(4446, 5557, 60), frag_offset=1)), 1),
+    (("udp", *V4[:1], 4445, V4[1], 5556), eth(0x0800, ipv4(17, udp(4445, 5556, 60), frag_offset=IPV4_MF)), 3),
+    (("udp", *V6[:1], 0, V6[1], 0), eth(0x86DD, ipv6(44, frag(17, offset=100) + udp(6666, 7777, 60))), 2),
+    (("tcp", *V6[:1], 0, V6[1], 0), eth(0x86DD, ipv6(44, frag(6, offset=1, more=True) + tcp(6668, 7779))), 1),
+    (("udp", *V6[:1], 6667, V6[1], 7778), eth(0x86DD, ipv6(44, frag(17, more=True) + udp(6667, 7778, 60))), 3),
+    (("sctp", *V4[:1], 9000, V4[1], 9001), eth(0x0800, ipv4(132, sctp(9000, 9001))), 2),
+    (("sctp", *V6[:1], 9002, V6[1], 9003), eth(0x86DD, ipv6(132, sctp(9002, 9003))), 1),
+    # Six extension headers are walked to the L4 header, and its ports are read.
+    (("tcp", *V6[:1], 6000, V6[1], 6001), eth(0x86DD, ipv6(60, ext(60) * 5 + ext(6) + tcp(6000, 6001))), 2),
+]
+
+
+def test_ports_only_from_a_first_fragment(lab):
+    frames = [f for _key, f, n in PORT_FLOWS for _ in range(n)]
+    with Bptraf(lab.host, "--json", "-i", "0.2", "--flows", "--top", "100") as bp:
+        bp.wait_ready()
+        lab.send(frames)
+        count_until(bp, lab.host, len(frames))
+        code, out, err = bp.stop()
+    assert code == 0, err
+    assert flow_totals(out, lab.host) == {key: (n, n * len(f)) for key, f, n in PORT_FLOWS}
+
+
+def test_flows_are_reported_on_the_interface_that_saw_them(lab):
+    other = VethLab.create()
+    try:
+        a, b = eth(0x0800, ipv4(17, udp(8001, 53))), eth(0x0800, ipv4(17, udp(8002, 53)))
+        with Bptraf(lab.host, other.host, "--json", "-i", "0.2", "--flows") as bp:
+            bp.wait_ready()
+            lab.send([a] * 2)
+            other.send([b] * 3)
+            count_until(bp, lab.host, 2)
+            count_until(bp, other.host, 3)
+            code, out, err = bp.stop()
+        assert code == 0, err
+        assert flow_totals(out, lab.host) == {("udp", *V4[:1], 8001, V4[1], 53): (2, 2 * len(a))}
+        assert flow_totals(out, other.host) == {("udp", *V4[:1], 8002, V4[1], 53): (3, 3 * len(b))}
+    finally:
+        other.destroy()
 
 
 def test_size_histogram_buckets_exactly():
@@ -177,6 +223,62 @@ def test_idle_flows_age_out(lab):
     assert code == 0
 
 
+def test_an_aged_out_flow_is_gone_from_the_kernel_and_counts_afresh(lab):
+    """Ageing deletes the kernel entry, not just hides it: the same flow seen again starts from zero."""
+    frame = eth(0x0800, ipv4(17, udp(7100, 7101)))
+    with Bptraf(lab.host, "--json", "-i", "0.2", "--flows", "--flows-idle", "1") as bp:
+        bp.wait_ready()
+        lab.send([frame] * 2)
+        count_until(bp, lab.host, 2)
+        deadline = time.monotonic() + 15
+        while json.loads(bp.lines[-1])["flows"] and time.monotonic() < deadline:
+            bp.readline()
+        assert json.loads(bp.lines[-1])["flows"] == [], "the idle flow was not aged out"
+        aged = len(bp.lines)
+        lab.send([frame] * 3)
+        count_until(bp, lab.host, 5)
+        code, out, _ = bp.stop()
+    assert code == 0
+    again = [f for line in bp.lines[aged:] for f in json.loads(line)["flows"]]
+    assert again and {f["total_packets"] for f in again} == {3}, again
+    assert {f["total_bytes"] for f in again} == {3 * len(frame)}
+    assert flow_totals(out, lab.host) == {("udp", *V4[:1], 7100, V4[1], 7101): (5, 5 * len(frame))}
+
+
+def test_ageing_deletes_idle_entries_from_the_kernel_map(lab):
+    """Read the flow map itself (not bptraf's output): after ageing, the idle entry is not in it."""
+    from bpfview import bpf_fds, hash_map_fds, map_keys
+
+    from bptraf.bpf import BpfSource
+    from bptraf.source import Feature
+
+    before = bpf_fds()
+    with BpfSource([lab.host], features=Feature.FLOWS, flows_idle_s=2) as src:
+        tables = hash_map_fds({fd: i for fd, i in bpf_fds().items() if fd not in before})
+        assert tables, "no flow table"
+
+        def in_kernel() -> int:
+            return sum(len(map_keys(fd, int(info["key_size"]))) for fd, info in tables.items())
+
+        lab.send([eth(0x0800, ipv4(17, udp(7200, 7201)))] * 2 + [eth(0x0800, ipv4(17, udp(7202, 7203)))])
+        assert wait_for(lambda: in_kernel() == 2), "the kernel did not record two flows"
+        assert {(f.sport, f.packets) for f in src.read_flows()} == {(7200, 2), (7202, 1)}
+        keep = eth(0x0800, ipv4(17, udp(7204, 7205)))
+
+        def aged() -> bool:
+            lab.send([keep])  # a flow that stays busy, so only the idle ones may go
+            return {f.sport for f in src.read_flows()} == {7204}
+
+        assert wait_for(aged, timeout=15, step=0.25), "idle flows were still reported"
+        assert in_kernel() == 1, "bptraf hid the idle flows but left them in the kernel map"
+        # A flow that keeps sending outlives the idle limit: traffic for 4.5 s (each send takes a while).
+        end = time.monotonic() + 4.5
+        while time.monotonic() < end:
+            lab.send([keep])
+            assert {f.sport for f in src.read_flows()} == {7204}, "a busy flow was aged out"
+        assert in_kernel() == 1
+
+
 def test_flow_table_never_exceeds_its_bound(lab):
     # 3000 distinct source ports into a 256-entry LRU table.
     frames = [eth(0x0800, ipv4(17, udp(10_000 + i, 9))) for i in range(3000)]
@@ -215,11 +317,11 @@ def test_features_switch_at_run_time_without_a_gap(lab):
         sampler = Sampler(src)
         first_id = _prog_id(lab.host)
         lab.send([frame] * 3)
-        time.sleep(0.3)
+        assert wait_for(lambda: src.read()[0].packets[0] == 3)
         src.set_features(Feature.SIZES | Feature.FLOWS)
         assert _prog_id(lab.host) not in (None, first_id)
         lab.send([frame] * 5)
-        time.sleep(0.3)
+        assert wait_for(lambda: src.read()[0].packets[0] == 8)
         sample = sampler.sample()
         assert sample.features == Feature.SIZES | Feature.FLOWS
         assert sample.totals[0].packets[0] == 8  # the class counters never stopped

@@ -1,0 +1,183 @@
+"""Kernel mutation testing: realistic one-line bugs put into a copy of kernel/, each run against the
+real-XDP tests (CI=true); a mutant that no test fails on is a hole in the tests.
+
+    sudo .venv/bin/python tests/mutants/kernel.py [-k SUBSTRING] [--tests 'tests/test_xdp.py ...']
+
+Each mutant is (file, find, replace, what): `find` must occur exactly once in the file. The copy of
+the tree gets bptraf/kernel -> ../kernel, so both the tests and `python -m bptraf` load the mutated C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+# Flows first: most flow mutants fail there, and -x stops at the first failure.
+TESTS = "tests/test_xdp_flows.py tests/test_xdp.py tests/test_detach.py"
+
+MUTANTS: list[tuple[str, str, str, str]] = [
+    # The IPv6 extension-header walk.
+    ("parse.h", "#define BPTRAF_IPV6_EXT_MAX 6", "#define BPTRAF_IPV6_EXT_MAX 3", "walk stops after 3 headers"),
+    ("parse.h", "#define BPTRAF_IPV6_EXT_MAX 6", "#define BPTRAF_IPV6_EXT_MAX 5", "walk stops after 5 headers"),
+    ("parse.h", "#define BPTRAF_IPV6_EXT_MAX 6", "#define BPTRAF_IPV6_EXT_MAX 7", "walk goes on to a 7th header"),
+    ("parse.h", "\t\t\tcur += (ext->hdrlen + 1) * 8;", "\t\t\tcur += 8;", "extension length ignored"),
+    ("parse.h", "(1ULL << BPTRAF_IPPROTO_ROUTING) | ", "", "routing header not walked"),
+    ("parse.h", "(1ULL << BPTRAF_IPPROTO_DSTOPTS)", "(1ULL << BPTRAF_IPPROTO_HOPOPTS)", "dest. options not walked"),
+    (
+        "parse.h",
+        "\t/* The last header's claimed length may run past the frame. */\n\tif (cur > end)\n\t\treturn BPTRAF_TRUNCATED;\n",
+        "",
+        "last extension header's length not checked",
+    ),  # fmt: skip
+    # Fragments: ports only from a first fragment.
+    (
+        "parse.h",
+        "\t*l4 = ip->frag_off & bpf_htons(0x1fff) ? NULL : l3 + ihl * 4;",
+        "\t*l4 = l3 + ihl * 4;",
+        "IPv4 ports read from non-first fragments",
+    ),  # fmt: skip
+    ("parse.h", "bpf_htons(0x1fff)", "bpf_htons(0x3fff)", "IPv4 MF flag taken for a non-first fragment"),
+    ("parse.h", "bpf_htons(0x1fff)", "bpf_htons(0x1ff0)", "IPv4 low offset bits ignored"),
+    ("parse.h", "if (*(__be16 *)(cur + 2) & bpf_htons(0xfff8))", "if (0)", "IPv6 ports read from non-first fragments"),
+    ("parse.h", "bpf_htons(0xfff8)", "bpf_htons(0xffff)", "IPv6 M flag taken for a non-first fragment"),
+    # IPv4 header checks.
+    ("parse.h", "if (ihl < 5 || l3 + ihl * 4 > end)", "if (ihl < 5)", "IPv4 options not bounds-checked"),
+    ("parse.h", "if (ihl < 5 || l3 + ihl * 4 > end)", "if (ihl < 3 || l3 + ihl * 4 > end)", "short IHL accepted"),
+    # Classes.
+    (
+        "parse.h",
+        "add(s, v6 ? BPTRAF_C_IPV6 : BPTRAF_C_IPV4, pkts, len);",
+        "add(s, v6 ? BPTRAF_C_IPV4 : BPTRAF_C_IPV6, pkts, len);",
+        "IPv4 and IPv6 swapped",
+    ),  # fmt: skip
+    ("parse.h", "\tcase BPTRAF_IPPROTO_SCTP:\treturn BPTRAF_C_SCTP;\n", "", "SCTP lands in other L4"),
+    ("parse.h", "\tcase BPTRAF_ETH_P_PPP_SES:\n", "", "PPPoE session lands in other L3"),
+    ("parse.h", "\tif (l3 > end) {", "\tif (l3 >= end) {", "a bare Ethernet header taken as no ethertype"),
+    ("parse.h", "\tfor (int i = 0; i < 2; i++) {", "\tfor (int i = 0; i < 1; i++) {", "only one VLAN tag"),
+    ("parse.h", "\tfor (int i = 0; i < 2; i++) {", "\tfor (int i = 0; i < 3; i++) {", "three VLAN tags"),
+    ("parse.h", " && proto != bpf_htons(BPTRAF_ETH_P_8021AD)", "", "802.1ad tags not stripped"),
+    ("parse.h", "\tif (l3 != (void *)(eth + 1))\n\t\tadd(s, BPTRAF_C_VLAN, pkts, len);\n", "", "vlan flag never counted"),
+    (
+        "parse.h",
+        "#define BPTRAF_BUCKET(max) + (len > max)",
+        "#define BPTRAF_BUCKET(max) + (len >= max)",
+        "size bucket bounds off by one",
+    ),  # fmt: skip
+    ("parse.h", "\tif (features & BPTRAF_FLOWS_ON)\n", "\tif (features & BPTRAF_SIZES_ON)\n", "flows follow --sizes"),
+    # Flows.
+    ("count.c", "\t\tkey.slot = slot;\n\t\tkey.dir = 0;\n\t\tkey.pad = 0;\n\t\ttrack_flow4(", "\t\tkey.dir = 0;\n\t\tkey.pad = 0;\n\t\ttrack_flow4(",
+     "IPv4 flows of every interface land on the first"),  # fmt: skip
+    ("count.c", " || proto == BPTRAF_IPPROTO_SCTP)", ")", "SCTP ports not read"),
+    ("count.c", "\t\tsport = *(__be16 *)l4;\n\t\tdport = *(__be16 *)(l4 + 2);",
+     "\t\tdport = *(__be16 *)l4;\n\t\tsport = *(__be16 *)(l4 + 2);", "ports swapped"),  # fmt: skip
+    ("count.c", "\tif (f) {\n\t\t__sync_fetch_and_add(&f->packets, 1);\n\t\t__sync_fetch_and_add(&f->bytes, len);\n\t\treturn;\n\t}\n\tif (!flow_table_full(0))",
+     "\tif (f) {\n\t\t__sync_fetch_and_add(&f->packets, 1);\n\t\t__sync_fetch_and_add(&f->bytes, 64);\n\t\treturn;\n\t}\n\tif (!flow_table_full(0))",
+     "IPv4 flow bytes counted per packet"),  # fmt: skip
+    ("count.c", "{ .packets = 1, .bytes = len };\n\n\t\t/* NOEXIST", "{ .packets = 0, .bytes = len };\n\n\t\t/* NOEXIST",
+     "a new IPv4 flow's first packet not counted"),  # fmt: skip
+    ("count.c", "\t\tkey.dst = ip->daddr;", "\t\tkey.dst = ip->saddr;", "IPv4 destination taken from the source"),
+    ("count.c", "__builtin_memcpy(key.dst, ip6->daddr, 16);", "__builtin_memcpy(key.dst, ip6->saddr, 16);",
+     "IPv6 destination taken from the source"),  # fmt: skip
+    ("count.c", "\treturn XDP_PASS;", "\treturn XDP_DROP;", "pass mode drops"),
+    # Drop mode.
+    ("drop.c", "\treturn XDP_DROP;", "\treturn XDP_PASS;", "drop mode passes"),
+    (
+        "drop.c",
+        "\t\tc->bytes += ctx->data_end - ctx->data;",
+        "\t\tc->bytes += ctx->data_end - ctx->data - 14;",
+        "drop bytes without the Ethernet header",
+    ),  # fmt: skip
+    # The shared list.
+    ("counters.h", "X(1023) X(1518)", "X(1023) X(1514)", "jumbo bucket starts at 1515"),
+]
+
+
+def tree_copy(dest: Path) -> None:
+    """The checkout's tracked and new files (not .venv, build output or caches), ready to mutate."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT, capture_output=True, text=True
+    )
+    if listed.returncode == 0:
+        files = listed.stdout.split()
+    else:  # not a checkout (an exported tree): everything but the venv and the mutmut output
+        skip = {".venv", ".git", "mutants", "build", "__pycache__"}
+        files = [str(p.relative_to(ROOT)) for p in ROOT.rglob("*") if not skip & set(p.relative_to(ROOT).parts)]
+    for name in files:
+        src = ROOT / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    # The editable install maps bptraf.kernel to the checkout's kernel/: shadow it with the copy's.
+    (dest / "bptraf" / "kernel").symlink_to("../kernel")
+
+
+def run_tests(tree: Path, tests: str, timeout: float) -> tuple[bool, float, str]:
+    """True if the tests pass on this tree (the mutant survived)."""
+    env = {**os.environ, "CI": "true", "PYTHONDONTWRITEBYTECODE": "1"}
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-rf", "-p", "no:cacheprovider", *tests.split()]
+    t0 = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return False, time.monotonic() - t0, "timeout"
+    lines = proc.stdout.strip().splitlines() or [""]
+    failed = next((line[:160] for line in lines if line.startswith("FAILED ")), "")
+    return proc.returncode == 0, time.monotonic() - t0, failed or lines[-1]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("-k", default="", help="only mutants whose description contains this")
+    ap.add_argument("--tests", default=TESTS, help=f"test files to run (default: {TESTS})")
+    ap.add_argument("--timeout", type=float, default=900)
+    args = ap.parse_args()
+    chosen = [m for m in MUTANTS if args.k in m[3]]
+    survived: list[str] = []
+    by_file: dict[str, list[int]] = {}
+    with tempfile.TemporaryDirectory(prefix="bptraf-kmut-") as tmp:
+        base = Path(tmp) / "tree"
+        tree_copy(base)
+        ok, secs, last = run_tests(base, args.tests, args.timeout)
+        print(f"unmutated: {'pass' if ok else 'FAIL'} in {secs:.0f}s ({last})", flush=True)
+        if not ok:
+            return 2
+        for i, (name, find, replace, what) in enumerate(chosen, 1):
+            path = base / "kernel" / name
+            text = path.read_text()
+            if text.count(find) != 1:
+                print(f"[{i}/{len(chosen)}] {name}: {what}: INVALID (find string occurs {text.count(find)} times)")
+                survived.append(f"{name}: {what} (invalid)")
+                continue
+            try:
+                path.write_text(text.replace(find, replace))
+                ok, secs, last = run_tests(base, args.tests, args.timeout)
+            finally:
+                path.write_text(text)
+            tally = by_file.setdefault(name, [0, 0])
+            tally[0] += not ok
+            tally[1] += 1
+            print(
+                f"[{i}/{len(chosen)}] {name}: {what}: {'SURVIVED' if ok else 'killed'} ({secs:.0f}s; {last})",
+                flush=True,
+            )
+            if ok:
+                survived.append(f"{name}: {what}")
+    killed = sum(k for k, _ in by_file.values())
+    total = sum(n for _, n in by_file.values())
+    for name, (k, n) in sorted(by_file.items()):
+        print(f"kernel/{name}: {k}/{n} killed")
+    print(f"kernel: {killed}/{total} killed ({100 * killed / max(total, 1):.0f}%)")
+    for s in survived:
+        print(f"  survived: {s}")
+    return 0 if not survived else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
