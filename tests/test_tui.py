@@ -560,3 +560,22 @@ def test_flow_columns_fit_80_columns_and_keep_the_ports():
     assert row.rstrip().endswith("975.8 K    36.2 K")
     assert ":40015" in row and "…" in row  # cut in the middle: the port stays
     assert len(line(found[0], columns(cols, found, 0))) > 80  # unbounded, it would not fit
+
+
+async def test_a_full_flow_table_is_said_once_and_its_evictions_shown():
+    from dataclasses import replace
+
+    from bptraf.tui.widgets.flows import FlowsTitle
+
+    app, sampler = await flows_app()
+    async with app.run_test(size=(120, 60)) as pilot:
+        feed(app, sampler, 1)
+        await pilot.pause()
+        title = app.query_one("#panel0 .flows FlowsTitle", FlowsTitle)
+        assert "table full" not in title.text.plain and not app._notifications
+        for evicted in (7, 5):
+            app.ingest(replace(sampler.sample(), flows_evicted=evicted, flows_full=True))
+        await pilot.pause()
+        assert title.text.plain.endswith("table full: 12 evicted")
+        said = [n.message for n in app._notifications]
+        assert said == ["the flow table is full and evicting: per-flow totals undercount"]

@@ -163,6 +163,9 @@ class BptrafApp(App[None]):
         for board, rates in zip(self.boards, sample.rates):
             board.add(rates, sample.time)
         self._flows = sample.flows
+        if sample.flows_evicted and not self._evicted:
+            self.notify("the flow table is full and evicting: per-flow totals undercount", severity="warning")
+        self._evicted += sample.flows_evicted
         self.ingest_nic(nic or {})
         self.samples += 1
         if self.replay:
@@ -189,6 +192,7 @@ class BptrafApp(App[None]):
             self.set_timer(wait, self._redraw)
 
     _flows: tuple | None = None
+    _evicted = 0  # flows evicted from a full flow table since start
 
     def _redraw(self) -> None:
         self._redraw_pending = False
@@ -203,7 +207,12 @@ class BptrafApp(App[None]):
         view = PanelView(
             self.view.table,
             self.sizes_on,
-            replace(self.view.flows, note=self._flows_note(flows), bytes_mode=self.view.table.bytes_mode),
+            replace(
+                self.view.flows,
+                note=self._flows_note(flows),
+                bytes_mode=self.view.table.bytes_mode,
+                evicted=self._evicted,
+            ),
         )
         panel.show(view, flows, self.resolver.name if self.resolver else str)
         self._show_header()

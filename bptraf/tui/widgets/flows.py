@@ -27,6 +27,7 @@ class FlowsView:
     note: str = ""  # why there is no table: off, drop mode, waiting
     bytes_mode: bool = False  # B/s instead of bps, as `b` says for the whole screen
     limit: int | None = None  # --top: rows shown at most (else every flow, scrolled)
+    evicted: int = 0  # flows evicted from a full table since start: per-flow totals undercount
 
 
 def rows(flows: Sequence[FlowRate], view: FlowsView, name: Callable[[str], str] = str) -> tuple[tuple, list]:
@@ -93,7 +94,9 @@ class Flows(Vertical):
         if not table.display:
             table.display = True
         title.text = Text.assemble(
-            ("flows ", "bold"), f"{len(flows)} active · by {view.grouping}, sorted by {view.sort} (s sort, g group)"
+            ("flows ", "bold"),
+            f"{len(flows)} active · by {view.grouping}, sorted by {view.sort} (s sort, g group)",
+            (f"  table full: {view.evicted} evicted", "bold yellow") if view.evicted else "",
         )
         cols, found = rows(flows, view, name)
         table.set_columns(columns(cols, found, self.size.width))
