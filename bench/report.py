@@ -16,9 +16,8 @@ def _verdict(ok: bool) -> str:
 
 
 NOISE = (
-    "This run shared its 2 vCPUs with other work (five test suites running at once when it was made): "
-    "absolute figures are inflated and noisy, so read the ratios, each taken pair by pair within the "
-    "run. A quiet machine gives the figures that count."
+    "Timings on this 2-vCPU VM swing from run to run: read the ratios, each taken pair by pair within "
+    "the run; where a spread is wider than a target's margin, the run cannot tell met from missed."
 )
 
 
