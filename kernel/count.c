@@ -50,14 +50,20 @@ static __always_inline int flow_table_full(__u32 table)
 	return full && *full;
 }
 
+/* One frame more for a flow; its value is shared by every CPU, hence atomic adds. */
+static __always_inline void flow_add(struct bptraf_flow *f, __u64 len)
+{
+	__sync_fetch_and_add(&f->packets, 1);
+	__sync_fetch_and_add(&f->bytes, len);
+}
+
 /* bcc resolves a map only where it is named, so the two tables get one function each. */
 static __always_inline void track_flow4(struct bptraf_flow4_key *key, __u64 len)
 {
 	struct bptraf_flow *f = bptraf_flows4.lookup(key);
 
 	if (f) {
-		__sync_fetch_and_add(&f->packets, 1);
-		__sync_fetch_and_add(&f->bytes, len);
+		flow_add(f, len);
 		return;
 	}
 	if (!flow_table_full(0)) {
@@ -68,8 +74,7 @@ static __always_inline void track_flow4(struct bptraf_flow4_key *key, __u64 len)
 			return;
 		f = bptraf_flows4.lookup(key);
 		if (f) {
-			__sync_fetch_and_add(&f->packets, 1);
-			__sync_fetch_and_add(&f->bytes, len);
+			flow_add(f, len);
 			return;
 		}
 		flow_full(0);
@@ -82,8 +87,7 @@ static __always_inline void track_flow6(struct bptraf_flow6_key *key, __u64 len)
 	struct bptraf_flow *f = bptraf_flows6.lookup(key);
 
 	if (f) {
-		__sync_fetch_and_add(&f->packets, 1);
-		__sync_fetch_and_add(&f->bytes, len);
+		flow_add(f, len);
 		return;
 	}
 	if (!flow_table_full(1)) {
@@ -93,8 +97,7 @@ static __always_inline void track_flow6(struct bptraf_flow6_key *key, __u64 len)
 			return;
 		f = bptraf_flows6.lookup(key);
 		if (f) {
-			__sync_fetch_and_add(&f->packets, 1);
-			__sync_fetch_and_add(&f->bytes, len);
+			flow_add(f, len);
 			return;
 		}
 		flow_full(1);

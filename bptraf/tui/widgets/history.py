@@ -12,10 +12,9 @@ from dataclasses import dataclass
 
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Region
 from textual.strip import Strip
-from textual.widget import Widget
 
+from bptraf.tui.widgets.text import ChangedLines
 from bptraf.units import rate
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
@@ -126,7 +125,7 @@ def render_lines(series: Series | None, width: int, height: int) -> list[Strip]:
     return [strip(line, width) for line in plot_lines(series, width, height)]
 
 
-class Plot(Widget):
+class Plot(ChangedLines):
     """One series; show() rebuilds its lines and repaints only those that changed."""
 
     DEFAULT_CSS = "Plot { height: 1fr; min-height: 3; }"
@@ -134,23 +133,12 @@ class Plot(Widget):
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
         self.series: Series | None = None
-        self._lines: list[Line] = []
-        self._strips: dict[int, Strip] = {}
 
     def show(self, series: Series) -> None:
         if series == self.series:
             return
         self.series = series
-        new = plot_lines(series, self.size.width, self.size.height)
-        if len(new) != len(self._lines):
-            self._lines, self._strips = new, {}
-            self.refresh()
-            return
-        for y, (old, line) in enumerate(zip(self._lines, new)):
-            if old != line:
-                self._strips.pop(y, None)
-                self.refresh(Region(0, y, self.size.width, 1))
-        self._lines = new
+        self.take(plot_lines(series, self.size.width, self.size.height))
 
     def on_resize(self) -> None:
         self._lines, self._strips = plot_lines(self.series, self.size.width, self.size.height), {}

@@ -16,20 +16,17 @@ def bar(value: float, peak: float, width: int) -> Text:
     return Text.assemble((FULL * filled, "green"), (EMPTY * (width - filled), "dim"))
 
 
-class TextLines(Widget):
-    """A panel whose render() gives a few lines of Text; a new value repaints only the lines whose
-    text changed (a full repaint of every panel each second was a good part of the TUI's CPU)."""
+class ChangedLines(Widget):
+    """A widget drawn from a list of lines, each turned into a Strip once: take() a new list and only
+    the lines whose content changed repaint (a full repaint of every panel each second was a good part
+    of the TUI's CPU)."""
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
-        self._lines: list[Text] = []
+        self._lines: list = []
         self._strips: dict[int, Strip] = {}
 
-    def update_lines(self) -> None:
-        """Call when the data changed (the subclasses' reactives do, with repaint off)."""
-        if not self.is_mounted:
-            return
-        new = self._split()
+    def take(self, new: list) -> None:
         if len(new) != len(self._lines):
             self._lines, self._strips = new, {}
             self.refresh()
@@ -39,6 +36,15 @@ class TextLines(Widget):
                 self._strips.pop(y, None)
                 self.refresh(Region(0, y, self.size.width, 1))
         self._lines = new
+
+
+class TextLines(ChangedLines):
+    """A panel whose render() gives a few lines of Text."""
+
+    def update_lines(self) -> None:
+        """Call when the data changed (the subclasses' reactives do, with repaint off)."""
+        if self.is_mounted:
+            self.take(self._split())
 
     def _split(self) -> list[Text]:
         lines = list(self.render().split("\n", allow_blank=True))
