@@ -56,21 +56,24 @@ def tx_lines(a: Attachment, r: Rates) -> list[str]:
     ]
 
 
+def counter_objects(a: Attachment, packets, nbytes, pps, bps) -> dict:
+    """`{name: {packets, bytes, pps, bps}}` for one direction: JSON's `counters` and `tx` alike."""
+    return {
+        c.name: {
+            "packets": packets[c.index],
+            "bytes": nbytes[c.index],
+            "pps": round(pps[c.index], 3),
+            "bps": round(bps[c.index], 3),
+        }
+        for c in a.counters
+    }
+
+
 def tx_record(a: Attachment, r: Rates, features: Feature) -> dict:
     """JSON's `tx` object, shaped like `counters`, and `tx_sizes` with sizes on; {} while TX is not counted."""
     if not r.tx_packets:
         return {}
-    out: dict = {
-        "tx": {
-            c.name: {
-                "packets": r.tx_packets[c.index],
-                "bytes": r.tx_bytes[c.index],
-                "pps": round(r.tx_pps[c.index], 3),
-                "bps": round(r.tx_bps[c.index], 3),
-            }
-            for c in a.counters
-        }
-    }
+    out: dict = {"tx": counter_objects(a, r.tx_packets, r.tx_bytes, r.tx_pps, r.tx_bps)}
     if Feature.SIZES in features:
         out["tx_sizes"] = dict(zip(a.sizes, r.tx_sizes))
     return out
@@ -178,15 +181,7 @@ def interval_record(when: str, a: Attachment, r: Rates) -> dict:
         "interval": round(r.period_s, 6),
         "mode": a.mode,
         "action": a.action,
-        "counters": {
-            c.name: {
-                "packets": r.packets[c.index],
-                "bytes": r.bytes[c.index],
-                "pps": round(r.pps[c.index], 3),
-                "bps": round(r.bps[c.index], 3),
-            }
-            for c in a.counters
-        },
+        "counters": counter_objects(a, r.packets, r.bytes, r.pps, r.bps),
     }
 
 
