@@ -49,16 +49,22 @@ FLOWS = [
 ]
 
 
-def test_each_flow_counted_exactly(lab):
-    frames = [f for _key, f, n in FLOWS for _ in range(n)]
+def send_flows(lab, flows) -> str:
+    """Send every (key, frame, count) of `flows` to a --flows run; its JSON lines once all were counted."""
+    frames = [f for _key, f, n in flows for _ in range(n)]
     with Bptraf(lab.host, "--json", "-i", "0.2", "--flows", "--top", "100") as bp:
         bp.wait_ready()
         lab.send(frames)
         count_until(bp, lab.host, len(frames))
         code, out, err = bp.stop()
     assert code == 0, err
+    return out
+
+
+def test_each_flow_counted_exactly(lab):
+    out = send_flows(lab, FLOWS)
     assert flow_totals(out, lab.host) == {key: (n, n * len(f)) for key, f, n in FLOWS}
-    assert totals(out, lab.host)["all"][0] == len(frames)
+    assert totals(out, lab.host)["all"][0] == sum(n for _key, _f, n in FLOWS)
 
 
 # Where a flow's ports come from: only a first (or unfragmented) L4 header has them. The non-first
@@ -79,13 +85,7 @@ PORT_FLOWS = [
 
 
 def test_ports_only_from_a_first_fragment(lab):
-    frames = [f for _key, f, n in PORT_FLOWS for _ in range(n)]
-    with Bptraf(lab.host, "--json", "-i", "0.2", "--flows", "--top", "100") as bp:
-        bp.wait_ready()
-        lab.send(frames)
-        count_until(bp, lab.host, len(frames))
-        code, out, err = bp.stop()
-    assert code == 0, err
+    out = send_flows(lab, PORT_FLOWS)
     assert flow_totals(out, lab.host) == {key: (n, n * len(f)) for key, f, n in PORT_FLOWS}
 
 
