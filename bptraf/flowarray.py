@@ -17,7 +17,8 @@ from bptraf.rates import per_second
 # One decoded row: addresses as 16 bytes (IPv4 as ::ffff:a.b.c.d), ports in host order.
 FLOW = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), ("dport", "=u2"), ("proto", "u1"),
                  ("slot", "u1"), ("dir", "u1"), ("packets", "=u8"), ("bytes", "=u8"), ("first_ns", "=i8"),
-                 ("last_ns", "=i8"), ("h", "=u8"), ("d_packets", "=u8"), ("d_bytes", "=u8")])  # fmt: skip
+                 ("last_ns", "=i8"), ("h", "=u8"), ("d_packets", "=u8"), ("d_bytes", "=u8"), ("tx_packets", "=u8"),
+                 ("tx_bytes", "=u8"), ("d_tx_packets", "=u8"), ("d_tx_bytes", "=u8")])  # fmt: skip
 # What makes a flow itself, as one 40-byte value to compare across reads.
 IDENT = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), ("dport", "=u2"), ("proto", "u1"),
                   ("slot", "u1"), ("dir", "u1"), ("pad", "u1")])  # fmt: skip
@@ -32,7 +33,7 @@ def ident(rows: np.ndarray) -> np.ndarray:
 
 
 def growth(prev: np.ndarray | None, cur: np.ndarray) -> np.ndarray:
-    """`cur` with d_packets and d_bytes: each flow's growth since `prev` (an earlier read of the same
+    """`cur` with d_packets, d_bytes, d_tx_packets and d_tx_bytes: each flow's growth since `prev` (an earlier read of the same
     table), matched by key hash and then the whole key; all of it for a flow new since then, or one
     deleted and created again (a count that went backwards, as bptraf.rates.delta has it)."""
     out = cur.copy()
@@ -43,8 +44,9 @@ def growth(prev: np.ndarray | None, cur: np.ndarray) -> np.ndarray:
         ph = prev["h"][order]
         at = np.minimum(np.searchsorted(ph, cur["h"]), len(ph) - 1)
         j = order[at]
-        known = (ph[at] == cur["h"]) & (ident(prev[j]) == ident(cur)) & (prev["packets"][j] <= cur["packets"])
-    for name in ("packets", "bytes"):
+        known = (ph[at] == cur["h"]) & (ident(prev[j]) == ident(cur))
+        known &= (prev["packets"][j] <= cur["packets"]) & (prev["tx_packets"][j] <= cur["tx_packets"])
+    for name in ("packets", "bytes", "tx_packets", "tx_bytes"):
         out[f"d_{name}"] = np.where(known, cur[name] - (prev[name][j] if known.any() else 0), cur[name])
     return out
 

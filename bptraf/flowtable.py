@@ -22,9 +22,9 @@ KEY4 = np.dtype([("src", "u1", (4,)), ("dst", "u1", (4,)), ("sport", ">u2"), ("d
                  ("proto", "u1"), ("slot", "u1"), ("dir", "u1"), ("pad", "u1")])  # fmt: skip
 KEY6 = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", ">u2"), ("dport", ">u2"),
                  ("proto", "u1"), ("slot", "u1"), ("dir", "u1"), ("pad", "u1")])  # fmt: skip
-VALUE = np.dtype([("packets", "=u8"), ("bytes", "=u8")])
+VALUE = np.dtype([("packets", "=u8"), ("bytes", "=u8"), ("tx_packets", "=u8"), ("tx_bytes", "=u8")])
 # A flow as the last read saw it; kept sorted by key hash.
-_SEEN = np.dtype([("h", "=u8"), ("ident", "V40"), ("packets", "=u8"), ("bytes", "=u8"), ("first_ns", "=i8"),
+_SEEN = np.dtype([("h", "=u8"), ("ident", "V40"), ("packets", "=u8"), ("tx_packets", "=u8"), ("first_ns", "=i8"),
                   ("last_ns", "=i8")])  # fmt: skip
 EVICT_SHARE = 8  # a full table loses 1/8 of its flows, the least active, per read
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
@@ -43,8 +43,8 @@ def decode(keys4: np.ndarray, values4: np.ndarray, keys6: np.ndarray, values6: n
     for part, keys, values in ((v4, keys4, values4), (v6, keys6, values6)):
         for name in ("sport", "dport", "proto", "slot", "dir"):
             part[name] = keys[name]
-        part["packets"] = values["packets"]
-        part["bytes"] = values["bytes"]
+        for name in VALUE.names:
+            part[name] = values[name]
     return out
 
 
@@ -154,7 +154,7 @@ class FlowTables:
         cur = np.zeros(len(flows), _SEEN)
         cur["h"] = h[order]
         cur["ident"] = ident(flows)[order]
-        for name in ("packets", "bytes"):
+        for name in ("packets", "tx_packets"):
             cur[name] = flows[name][order]
         seen = self._seen
         if len(seen):
@@ -163,11 +163,12 @@ class FlowTables:
             known = (before["h"] == cur["h"]) & (before["ident"] == cur["ident"])
             # A hash shared by two flows of one read would match the wrong one: a 2^-64 chance, and then
             # the flow counts from zero rather than take another's count.
-            known &= before["packets"] <= cur["packets"]
+            known &= (before["packets"] <= cur["packets"]) & (before["tx_packets"] <= cur["tx_packets"])
         else:
             before, known = cur, np.zeros(len(cur), bool)
         cur["first_ns"] = np.where(known, before["first_ns"], now_ns)
-        cur["last_ns"] = np.where(known & (before["packets"] == cur["packets"]), before["last_ns"], now_ns)
+        same = (before["packets"] == cur["packets"]) & (before["tx_packets"] == cur["tx_packets"])
+        cur["last_ns"] = np.where(known & same, before["last_ns"], now_ns)
         flows["h"] = h
         flows["first_ns"][order] = cur["first_ns"]
         flows["last_ns"][order] = cur["last_ns"]

@@ -80,11 +80,16 @@ struct bptraf_flow6_key {
 };
 
 /* One value for all CPUs, added to atomically: a flow rarely spans CPUs, and a
- * table read copies 16 bytes per flow whatever the CPU count. No timestamps:
- * userspace sees a flow go idle when its count stops changing between reads. */
+ * table read copies 32 bytes per flow whatever the CPU count. No timestamps:
+ * userspace sees a flow go idle when its count stops changing between reads.
+ * A conversation is one entry: frames received add to packets/bytes under the
+ * key as they arrive; frames sent add to tx_packets/tx_bytes under the same
+ * key, their source and destination swapped. */
 struct bptraf_flow {
 	__u64 packets;
 	__u64 bytes;
+	__u64 tx_packets;
+	__u64 tx_bytes;
 };
 
 /* Per CPU: packets of flows the full table had no room for (their totals are exact). */

@@ -23,7 +23,7 @@ def keys6(*rows) -> np.ndarray:
 
 
 def values(*rows) -> np.ndarray:
-    return np.frombuffer(b"".join(struct.pack("=QQ", p, b) for p, b in rows), flowtable.VALUE)
+    return np.frombuffer(b"".join(struct.pack("=QQQQ", p, b, 0, 0) for p, b in rows), flowtable.VALUE)
 
 
 FD00_2 = bytes.fromhex("fd00" + "00" * 13 + "02")
@@ -32,7 +32,7 @@ MAPPED = bytes(10) + b"\xff\xff" + bytes([198, 18, 0, 9])  # an IPv4-mapped addr
 
 
 def test_layouts_match_the_c_structs():
-    assert (flowtable.KEY4.itemsize, flowtable.KEY6.itemsize, flowtable.VALUE.itemsize) == (16, 40, 16)
+    assert (flowtable.KEY4.itemsize, flowtable.KEY6.itemsize, flowtable.VALUE.itemsize) == (16, 40, 32)
 
 
 def test_decode_both_tables_into_flows():
