@@ -24,13 +24,13 @@ BPF_ARRAY(bptraf_flow_full, __u32, 2);	/* per table: 0 IPv4, 1 IPv6 */
 BPF_PERCPU_ARRAY(bptraf_flow_stats, struct bptraf_flow_stats, 1);
 
 /* A flow not in its table: insert it, or count it as untracked when the table is full. */
-static __always_inline void flow_untracked(__u64 len)
+static __always_inline void flow_untracked(__u32 pkts, __u64 len)
 {
 	__u32 zero = 0;
 	struct bptraf_flow_stats *st = bptraf_flow_stats.lookup(&zero);
 
 	if (st) {
-		st->untracked_packets++;
+		st->untracked_packets += pkts;
 		st->untracked_bytes += len;
 	}
 }
@@ -50,20 +50,40 @@ static __always_inline int flow_table_full(__u32 table)
 	return full && *full;
 }
 
-/* One frame more for a flow; its value is shared by every CPU, hence atomic adds. */
-static __always_inline void flow_add(struct bptraf_flow *f, __u64 len)
+/* Frames more for a flow, on its received or (tx, a compile-time constant) sent side; its value is shared by
+ * every CPU, hence atomic adds. */
+static __always_inline void flow_add(struct bptraf_flow *f, __u32 pkts, __u64 len, const int tx)
 {
-	__sync_fetch_and_add(&f->packets, 1);
-	__sync_fetch_and_add(&f->bytes, len);
+	if (tx) {
+		__sync_fetch_and_add(&f->tx_packets, pkts);
+		__sync_fetch_and_add(&f->tx_bytes, len);
+	} else {
+		__sync_fetch_and_add(&f->packets, pkts);
+		__sync_fetch_and_add(&f->bytes, len);
+	}
+}
+
+static __always_inline struct bptraf_flow flow_fresh(__u32 pkts, __u64 len, const int tx)
+{
+	struct bptraf_flow f = {};
+
+	if (tx) {
+		f.tx_packets = pkts;
+		f.tx_bytes = len;
+	} else {
+		f.packets = pkts;
+		f.bytes = len;
+	}
+	return f;
 }
 
 /* bcc resolves a map only where it is named, so the two tables get one function each. */
-static __always_inline void track_flow4(struct bptraf_flow4_key *key, __u64 len)
+static __always_inline void track_flow4(struct bptraf_flow4_key *key, __u32 pkts, __u64 len, const int tx)
 {
 	struct bptraf_flow *f = bptraf_flows4.lookup(key);
 
 	if (f) {
-		flow_add(f, len);
+		flow_add(f, pkts, len, tx);
 		return;
 	}
 	if (!flow_table_full(0)) {
@@ -74,20 +94,20 @@ static __always_inline void track_flow4(struct bptraf_flow4_key *key, __u64 len)
 			return;
 		f = bptraf_flows4.lookup(key);
 		if (f) {
-			flow_add(f, len);
+			flow_add(f, pkts, len, tx);
 			return;
 		}
 		flow_full(0);
 	}
-	flow_untracked(len);
+	flow_untracked(pkts, len);
 }
 
-static __always_inline void track_flow6(struct bptraf_flow6_key *key, __u64 len)
+static __always_inline void track_flow6(struct bptraf_flow6_key *key, __u32 pkts, __u64 len, const int tx)
 {
 	struct bptraf_flow *f = bptraf_flows6.lookup(key);
 
 	if (f) {
-		flow_add(f, len);
+		flow_add(f, pkts, len, tx);
 		return;
 	}
 	if (!flow_table_full(1)) {
@@ -97,22 +117,28 @@ static __always_inline void track_flow6(struct bptraf_flow6_key *key, __u64 len)
 			return;
 		f = bptraf_flows6.lookup(key);
 		if (f) {
-			flow_add(f, len);
+			flow_add(f, pkts, len, tx);
 			return;
 		}
 		flow_full(1);
 	}
-	flow_untracked(len);
+	flow_untracked(pkts, len);
 }
 
-static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end, int v6, int proto, __u64 len)
+/*
+ * A frame sent (BPTRAF_TX_ON) is keyed as its reply would arrive, source and
+ * destination swapped, so both directions of a conversation share one entry.
+ */
+static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end, int v6, int proto, __u32 pkts,
+				       __u64 len, const int features)
 {
+	const int tx = features & BPTRAF_TX_ON;
 	__be16 sport = 0, dport = 0;
 
 	if (l4 && l4 + 4 <= end &&
 	    (proto == BPTRAF_IPPROTO_TCP || proto == BPTRAF_IPPROTO_UDP || proto == BPTRAF_IPPROTO_SCTP)) {
-		sport = *(__be16 *)l4;
-		dport = *(__be16 *)(l4 + 2);
+		sport = *(__be16 *)(tx ? l4 + 2 : l4);
+		dport = *(__be16 *)(tx ? l4 : l4 + 2);
 	}
 	if (v6) {
 		struct bptraf_ipv6 *ip6 = l3;
@@ -120,15 +146,20 @@ static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end
 
 		if ((void *)(ip6 + 1) > end)
 			return;
-		__builtin_memcpy(key.src, ip6->saddr, 16);
-		__builtin_memcpy(key.dst, ip6->daddr, 16);
+		if (tx) {
+			__builtin_memcpy(key.src, ip6->daddr, 16);
+			__builtin_memcpy(key.dst, ip6->saddr, 16);
+		} else {
+			__builtin_memcpy(key.src, ip6->saddr, 16);
+			__builtin_memcpy(key.dst, ip6->daddr, 16);
+		}
 		key.sport = sport;
 		key.dport = dport;
 		key.proto = proto;
 		key.slot = slot;
 		key.dir = 0;
 		key.pad = 0;
-		track_flow6(&key, len);
+		track_flow6(&key, pkts, len, tx);
 	} else {
 		struct bptraf_ipv4 *ip = l3;
 		struct bptraf_flow4_key key;
@@ -137,13 +168,17 @@ static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end
 			return;
 		key.src = ip->saddr;
 		key.dst = ip->daddr;
+		if (tx) {
+			key.src = ip->daddr;
+			key.dst = ip->saddr;
+		}
 		key.sport = sport;
 		key.dport = dport;
 		key.proto = proto;
 		key.slot = slot;
 		key.dir = 0;
 		key.pad = 0;
-		track_flow4(&key, len);
+		track_flow4(&key, pkts, len, tx);
 	}
 }
 

@@ -98,6 +98,12 @@ struct bptraf_flow_stats {
 	__u64 untracked_bytes;
 };
 
+/* An entry point's features, compile-time constants (parse.h's classify() and count.c's track_flow()). */
+#define BPTRAF_SIZES_ON 1
+#define BPTRAF_FLOWS_ON 2
+/* Set by egress entry points: a frame sent, keyed with src/dst swapped, adds to a flow's tx side. */
+#define BPTRAF_TX_ON 4
+
 #ifndef BPTRAF_FLOWS_MAX
 #define BPTRAF_FLOWS_MAX 16384
 #endif

@@ -25,7 +25,8 @@ BPF_PERCPU_ARRAY(bptraf_tx_stats, struct bptraf_stats, BPTRAF_NIFACES);
  * parser and its track_flow are there already.
  */
 #ifndef BPTRAF_PARSE_H
-static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end, int v6, int proto, __u64 len)
+static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end, int v6, int proto, __u32 pkts,
+				       __u64 len, const int features)
 {
 }
 

@@ -16,8 +16,9 @@
  * so non-first fragments, which carry no L4 header, keep their protocol.
  *
  * The includer declares, before including this file:
- *   track_flow(slot, l3, l4, end, v6, proto, len)  per-flow sums, called
- *   for IP frames when `features & BPTRAF_FLOWS_ON`.
+ *   track_flow(slot, l3, l4, end, v6, proto, pkts, len, features)  per-flow
+ *   sums, called for IP frames when `features & BPTRAF_FLOWS_ON`;
+ *   `features & BPTRAF_TX_ON` says the frame is being sent.
  */
 #ifndef BPTRAF_PARSE_H
 #define BPTRAF_PARSE_H
@@ -30,8 +31,6 @@
 /* Returned by the L3 parsers when the header is cut short. */
 #define BPTRAF_TRUNCATED -1
 
-#define BPTRAF_SIZES_ON 1
-#define BPTRAF_FLOWS_ON 2
 
 /*
  * `pkts` frames of `len` bytes in all: receive passes the constant 1, which
@@ -134,7 +133,7 @@ static __always_inline void count_ip(struct bptraf_stats *s, __u32 slot, void *l
 	}
 	add(s, l4_class(proto), pkts, len);
 	if (features & BPTRAF_FLOWS_ON)
-		track_flow(slot, l3, l4, end, v6, proto, len);
+		track_flow(slot, l3, l4, end, v6, proto, pkts, len, features);
 }
 
 /*
