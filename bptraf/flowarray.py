@@ -18,7 +18,10 @@ from bptraf.rates import per_second
 FLOW = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), ("dport", "=u2"), ("proto", "u1"),
                  ("slot", "u1"), ("dir", "u1"), ("packets", "=u8"), ("bytes", "=u8"), ("first_ns", "=i8"),
                  ("last_ns", "=i8"), ("h", "=u8"), ("d_packets", "=u8"), ("d_bytes", "=u8"), ("tx_packets", "=u8"),
-                 ("tx_bytes", "=u8"), ("d_tx_packets", "=u8"), ("d_tx_bytes", "=u8")])  # fmt: skip
+                 ("tx_bytes", "=u8"), ("d_tx_packets", "=u8"), ("d_tx_bytes", "=u8"), ("read", "=u8"),
+                 ("since", "=u8")])  # fmt: skip
+# read: which read made the row (its serial << 32 | its row count); since: the `read` of the earlier read
+# that d_* count from (0: none, d_* are the whole counts). bptraf.flowtable fills both.
 # What makes a flow itself, as one 40-byte value to compare across reads.
 IDENT = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), ("dport", "=u2"), ("proto", "u1"),
                   ("slot", "u1"), ("dir", "u1"), ("pad", "u1")])  # fmt: skip
@@ -33,21 +36,29 @@ def ident(rows: np.ndarray) -> np.ndarray:
 
 
 def growth(prev: np.ndarray | None, cur: np.ndarray) -> np.ndarray:
-    """`cur` with d_packets, d_bytes, d_tx_packets and d_tx_bytes: each flow's growth since `prev` (an earlier read of the same
-    table), matched by key hash and then the whole key; all of it for a flow new since then, or one
-    deleted and created again (a count that went backwards, as bptraf.rates.delta has it)."""
+    """`cur` with d_packets, d_bytes, d_tx_packets and d_tx_bytes: each flow's growth since `prev` (an earlier
+    read of the same table), matched by key hash, then the whole key and when the flow was first seen; all
+    of it for a flow new since then, or one deleted and created again (first seen later, or a count that
+    went backwards, as bptraf.rates.delta has it). When `prev` is the read that `cur` was counted from
+    (one reader: the usual case), `cur` already has them."""
+    if prev is not None and len(prev) and len(cur):
+        read = int(prev["read"][0])
+        if read and int(cur["since"][0]) == read and len(prev) == read & 0xFFFFFFFF:
+            return cur
     out = cur.copy()
     known = np.zeros(len(cur), bool)
     j = np.zeros(len(cur), np.intp)
     if prev is not None and len(prev) and len(cur):
-        order = np.argsort(prev["h"], kind="stable")
+        order = np.argsort(prev["h"])
         ph = prev["h"][order]
         at = np.minimum(np.searchsorted(ph, cur["h"]), len(ph) - 1)
         j = order[at]
-        known = (ph[at] == cur["h"]) & (ident(prev[j]) == ident(cur))
-        known &= (prev["packets"][j] <= cur["packets"]) & (prev["tx_packets"][j] <= cur["tx_packets"])
+        before = prev[j]
+        known = (ph[at] == cur["h"]) & (ident(before) == ident(cur)) & (before["first_ns"] == cur["first_ns"])
+        known &= (before["packets"] <= cur["packets"]) & (before["tx_packets"] <= cur["tx_packets"])
     for name in ("packets", "bytes", "tx_packets", "tx_bytes"):
         out[f"d_{name}"] = np.where(known, cur[name] - (prev[name][j] if known.any() else 0), cur[name])
+    out["since"] = prev["read"][0] if prev is not None and len(prev) else 0
     return out
 
 
@@ -79,7 +90,8 @@ class FlowArray(Sequence):
 
     def rates(self, slot: int, period_s: float) -> FlowRates:
         """One interface's flows with their rates over the interval."""
-        return FlowRates(self.rows[self.rows["slot"] == slot], period_s)
+        mine = self.rows["slot"] == slot
+        return FlowRates(self.rows if mine.all() else self.rows[mine], period_s)  # one interface: no copy
 
 
 class FlowRates(Sequence):

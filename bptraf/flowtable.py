@@ -9,12 +9,13 @@ packets of flows that found no room, so a full table is never silent.
 from __future__ import annotations
 
 import ctypes
+import itertools
 import threading
 
 import numpy as np
 
 from bptraf import libbpf
-from bptraf.flowarray import FLOW, ident
+from bptraf.flowarray import FLOW
 from bptraf.flows import TableState
 
 # struct bptraf_flow4_key, bptraf_flow6_key and bptraf_flow in kernel/counters.h; ports in network order
@@ -23,68 +24,106 @@ KEY4 = np.dtype([("src", "u1", (4,)), ("dst", "u1", (4,)), ("sport", ">u2"), ("d
 KEY6 = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", ">u2"), ("dport", ">u2"),
                  ("proto", "u1"), ("slot", "u1"), ("dir", "u1"), ("pad", "u1")])  # fmt: skip
 VALUE = np.dtype([("packets", "=u8"), ("bytes", "=u8"), ("tx_packets", "=u8"), ("tx_bytes", "=u8")])
-# A flow as the last read saw it; kept sorted by key hash.
-_SEEN = np.dtype([("h", "=u8"), ("ident", "V40"), ("packets", "=u8"), ("tx_packets", "=u8"), ("first_ns", "=i8"),
-                  ("last_ns", "=i8")])  # fmt: skip
 EVICT_SHARE = 8  # a full table loses 1/8 of its flows, the least active, per read
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
                  0xFF51AFD7ED558CCD], dtype=np.uint64)  # fmt: skip
+_READS = itertools.count(1)  # every read in this process has its own serial: no two reads' rows pass for one another
 
 
 def decode(keys4: np.ndarray, values4: np.ndarray, keys6: np.ndarray, values6: np.ndarray) -> np.ndarray:
     """Both tables' entries (structured arrays of KEY4/KEY6 and VALUE) as one FLOW array, IPv4 first."""
-    n4, n6 = len(keys4), len(keys6)
-    out = np.zeros(n4 + n6, FLOW)
-    v4, v6 = out[:n4], out[n4:]
-    for side in ("src", "dst"):
-        v4[side][:, 10:12] = 0xFF
-        v4[side][:, 12:] = keys4[side]
-        v6[side] = keys6[side]
-    for part, keys, values in ((v4, keys4, values4), (v6, keys6, values6)):
-        for name in ("sport", "dport", "proto", "slot", "dir"):
-            part[name] = keys[name]
-        for name in VALUE.names:
-            part[name] = values[name]
+    out = np.zeros(len(keys4) + len(keys6), FLOW)
+    _fill(out[: len(keys4)], keys4, values4)
+    _fill(out[len(keys4) :], keys6, values6)
     return out
+
+
+def _fill(out: np.ndarray, keys: np.ndarray, values: np.ndarray) -> None:
+    # Addresses are written as 2-, 4- and 8-byte words: numpy copies a row's 16 bytes as an array of
+    # its own, which costs 6x more.
+    for side in ("src", "dst"):
+        to = out[side]
+        if keys.dtype == KEY4:  # as ::ffff:a.b.c.d
+            to.view(np.uint16)[:, 5] = 0xFFFF
+            to.view(np.uint32)[:, 3] = keys[side].view(np.uint32)[:, 0]
+        else:
+            for i in range(2):
+                to.view(np.uint64)[:, i] = keys[side].view(np.uint64)[:, i]
+    for name in ("sport", "dport", "proto", "slot", "dir"):
+        out[name] = keys[name]
+    for name in VALUE.names:
+        out[name] = values[name]
 
 
 def key_hash(raw: np.ndarray) -> np.ndarray:
     """A 64-bit mix of each row of raw key bytes (rows a multiple of 8 bytes long): flows are matched
-    across reads by it, to tell which stopped changing. Two live flows would have to collide in 64
-    bits to be confused, and then only their idle timers mix up, never their counts."""
+    across reads by it, then by the whole key. Two live flows would have to collide in 64 bits to be
+    confused, and then only one of them is taken for new."""
     words = raw.view(np.uint64)
-    h = (words * _MIX[: words.shape[1]]).sum(axis=1, dtype=np.uint64)
+    h = np.zeros(len(words), np.uint64)
+    for i in range(words.shape[1]):  # a column at a time: a row-wise product and sum costs 6x more
+        h += words[:, i] * _MIX[i]
     return h ^ (h >> np.uint64(29))
 
 
+class _Last:
+    """What one table's last read saw, row by row in the kernel's order: the keys (as 64-bit words),
+    counts, when each flow was first seen and last changed, and whether it is still in the kernel."""
+
+    def __init__(self, words: np.ndarray, values: np.ndarray, h: np.ndarray, first: np.ndarray, last: np.ndarray,
+                 alive: np.ndarray) -> None:  # fmt: skip
+        self.words, self.values, self.h, self.first, self.last, self.alive = words, values, h, first, last, alive
+        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+
+    @classmethod
+    def empty(cls, words: int) -> _Last:
+        none = np.zeros(0, np.int64)
+        return cls(np.zeros((0, words), np.uint64), np.zeros(0, VALUE), none.view(np.uint64), none, none, none > 0)
+
+    def match(self, words: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each row of a new read: its row in this one, and whether that is the same flow, still in
+        the kernel (a deleted flow that comes back is a new one)."""
+        n, m = len(words), len(self.words)
+        if not n or not m:
+            return np.zeros(n, np.intp), np.zeros(n, bool)
+        if n == m and np.array_equal(words, self.words):  # nothing came or went: the kernel lists it in the same order
+            return np.arange(n), self.alive.copy()
+        if self._sorted is None:
+            order = np.argsort(self.h)
+            self._sorted = self.h[order], order
+        hs, order = self._sorted
+        by_h = np.argsort(h)  # searching in order is 7x cheaper than at random
+        at = np.empty(n, np.intp)
+        at[by_h] = np.minimum(np.searchsorted(hs, h[by_h]), m - 1)
+        j = order[at]
+        return j, (hs[at] == h) & (self.words[j] == words).all(axis=1) & self.alive[j]
+
+
 class _Table:
-    """One kernel hash map and the buffers its batch reads land in."""
+    """One kernel hash map, the buffers its batch reads land in (two, so that the last read stays whole
+    while the next one lands), and what the last read saw."""
 
     def __init__(self, fd: int, key: np.dtype, capacity: int, tag: int) -> None:
         self.fd = fd
         self.key_dtype = key
         self.capacity = capacity
-        self.tag = np.uint64(tag)  # keeps the two tables' hashes apart
-        self.keys = np.zeros(capacity, key)
-        self.values = np.zeros(capacity, VALUE)
+        self.tag = np.uint64(tag)  # keeps the two tables' hashes apart in FLOW rows
+        self._buffers = [(np.zeros(capacity, key), np.zeros(capacity, VALUE)) for _ in range(2)]
+        self.last = _Last.empty(key.itemsize // 8)
 
     def read(self) -> tuple[np.ndarray, np.ndarray]:
-        n = libbpf.map_read_batch(self.fd, self.keys.ctypes.data, self.values.ctypes.data, self.key_dtype.itemsize,
+        keys, values = self._buffers[0]
+        self._buffers.reverse()
+        n = libbpf.map_read_batch(self.fd, keys.ctypes.data, values.ctypes.data, self.key_dtype.itemsize,
                                   VALUE.itemsize, self.capacity)  # fmt: skip
-        return self.keys[:n], self.values[:n]
+        return keys[:n], values[:n]
 
-    def hashes(self, keys: np.ndarray) -> np.ndarray:
-        raw = np.ascontiguousarray(keys).view(np.uint8).reshape(len(keys), self.key_dtype.itemsize)
-        return key_hash(raw) ^ self.tag
-
-    def delete(self, keys: np.ndarray) -> int:
-        if not len(keys):
-            return 0
+    def delete(self, keys: np.ndarray) -> None:
+        """Delete these keys in batches; a key already gone (a race) is skipped."""
         keys = np.ascontiguousarray(keys)
-        done = libbpf.map_delete_batch(self.fd, keys.ctypes.data, len(keys))
-        for key in keys[done + 1 :]:  # the kernel stops at a key already gone (a race): the rest one by one
-            libbpf.map_delete(self.fd, key.tobytes())
-        return len(keys)
+        while len(keys):
+            done = libbpf.map_delete_batch(self.fd, keys.ctypes.data, len(keys))
+            keys = keys[done + 1 :]  # the kernel stops at a key already gone: go on after it
 
 
 class FlowTables:
@@ -96,88 +135,79 @@ class FlowTables:
         self._stats_fd = maps["flow_stats"]
         self._ncpus = ncpus
         self._idle_ns = idle_ns
-        self._seen = np.zeros(0, _SEEN)
-        self._order = np.zeros(0, np.intp)
+        self._read_id = 0  # the last read's FLOW "read" value
         self.evicted = 0
         self._lock = threading.Lock()
 
     def read(self, now_ns: int) -> tuple[np.ndarray, TableState]:
-        """Every live flow (a FLOW array); idle flows are deleted from the kernel instead, and a full
-        table loses its least active 1/EVICT_SHARE after this read reports them. Thread-safe: the
-        TUI's worker and the exporter's scrapes may read at once."""
+        """Every live flow (a FLOW array, each row with its growth since this object's previous read);
+        idle flows are deleted from the kernel instead, and a full table loses its least active
+        1/EVICT_SHARE after this read reports them. Thread-safe: the TUI's worker and the exporter's
+        scrapes may read at once."""
         with self._lock:
             return self._read(now_ns)
 
     def _read(self, now_ns: int) -> tuple[np.ndarray, TableState]:
-        parts = [t.read() for t in self._tables]
-        flows = decode(parts[0][0], parts[0][1], parts[1][0], parts[1][1])
-        h = np.concatenate([t.hashes(k) for t, (k, _v) in zip(self._tables, parts)])
-        self._stamp(flows, h, now_ns)
-        keep = np.ones(len(flows), bool)
-        gone = np.zeros(len(flows), bool)
         full = self._full_flags()
+        parts = [self._step(table, now_ns, bool(full[i])) for i, table in enumerate(self._tables)]
+        out = np.zeros(sum(len(p[0]) for p in parts), FLOW)
         start = 0
-        for i, (table, (keys, _values)) in enumerate(zip(self._tables, parts)):
-            rows = slice(start, start + len(keys))
+        for keys, values, columns in parts:
+            rows = out[start : start + len(keys)]
             start += len(keys)
-            idle = now_ns - flows["last_ns"][rows] > self._idle_ns
-            evict = np.zeros(len(keys), bool)
-            if full[i]:  # an insert found no room since the last read
-                evict = _least_active(flows[rows], ~idle, table.capacity // EVICT_SHARE - int(idle.sum()))
-                self.evicted += int(evict.sum())
-            table.delete(keys[idle | evict])
-            gone[rows] = idle | evict
-            # An evicted flow is still reported this once (its last packets count); an idle one has none.
-            keep[rows] = ~idle
-            if full[i]:
-                self._clear_full(i)
-        self._forget(gone)
-        return flows[keep], TableState(self.evicted, self._untracked(), bool(full.any()))
+            _fill(rows, keys, values)
+            for name, column in columns.items():
+                rows[name] = column
+        read_id = next(_READS) << 32 | len(out)
+        out["read"], out["since"] = read_id, self._read_id
+        self._read_id = read_id
+        for i in np.flatnonzero(full):
+            self._clear_full(i)
+        return out, TableState(self.evicted, self._untracked(), bool(full.any()))
+
+    def _step(self, table: _Table, now_ns: int, full: bool) -> tuple[np.ndarray, np.ndarray, dict]:
+        """Read one table and match it to its last read: when each flow was first seen and last changed,
+        what it gained; delete the idle (and, from a full table, the least active); what is left to report."""
+        keys, values = table.read()
+        words = keys.view(np.uint64).reshape(len(keys), table.key_dtype.itemsize // 8)
+        h = key_hash(words)
+        j, known = table.last.match(words, h)
+        last = table.last
+        if known.any():
+            before = last.values[j]
+            known &= (before["packets"] <= values["packets"]) & (before["tx_packets"] <= values["tx_packets"])
+            same = known & (before["packets"] == values["packets"]) & (before["tx_packets"] == values["tx_packets"])
+            first = np.where(known, last.first[j], now_ns)
+            changed = np.where(same, last.last[j], now_ns)
+        else:
+            before, same = values, known
+            first = changed = np.full(len(keys), now_ns, np.int64)
+        idle = now_ns - changed > self._idle_ns
+        gone = idle
+        if full:  # an insert found no room since the last read
+            evict = _least_active(changed, values["packets"], ~idle, table.capacity // EVICT_SHARE - int(idle.sum()))
+            self.evicted += int(evict.sum())
+            gone = idle | evict
+        if gone.any():
+            table.delete(keys[gone])
+        table.last = _Last(words, values, h, first, changed, ~gone)
+        # An evicted flow is still reported this once (its last packets count); an idle one has none.
+        columns = {"h": h ^ table.tag, "first_ns": first, "last_ns": changed}
+        for name in VALUE.names:
+            columns[f"d_{name}"] = np.where(known, values[name] - before[name], values[name])
+        if idle.any():
+            keep = ~idle
+            return keys[keep], values[keep], {name: column[keep] for name, column in columns.items()}
+        return keys, values, columns
 
     def clear(self) -> None:
         """Empty both tables (flows switched off)."""
         with self._lock:
-            self._clear()
-
-    def _clear(self) -> None:
-        for table in self._tables:
-            keys, _values = table.read()
-            table.delete(keys.copy())
-        for i in range(len(self._tables)):
-            self._clear_full(i)
-        self._seen = np.zeros(0, _SEEN)
-
-    def _stamp(self, flows: np.ndarray, h: np.ndarray, now_ns: int) -> None:
-        """Match each flow to this reader's last read (by key hash, then the whole key): when a read
-        first saw it (first_ns) and first saw its count as it is now (last_ns)."""
-        order = np.argsort(h, kind="stable")
-        cur = np.zeros(len(flows), _SEEN)
-        cur["h"] = h[order]
-        cur["ident"] = ident(flows)[order]
-        for name in ("packets", "tx_packets"):
-            cur[name] = flows[name][order]
-        seen = self._seen
-        if len(seen):
-            at = np.minimum(np.searchsorted(seen["h"], cur["h"]), len(seen) - 1)
-            before = seen[at]
-            known = (before["h"] == cur["h"]) & (before["ident"] == cur["ident"])
-            # A hash shared by two flows of one read would match the wrong one: a 2^-64 chance, and then
-            # the flow counts from zero rather than take another's count.
-            known &= (before["packets"] <= cur["packets"]) & (before["tx_packets"] <= cur["tx_packets"])
-        else:
-            before, known = cur, np.zeros(len(cur), bool)
-        cur["first_ns"] = np.where(known, before["first_ns"], now_ns)
-        same = (before["packets"] == cur["packets"]) & (before["tx_packets"] == cur["tx_packets"])
-        cur["last_ns"] = np.where(known & same, before["last_ns"], now_ns)
-        flows["h"] = h
-        flows["first_ns"][order] = cur["first_ns"]
-        flows["last_ns"][order] = cur["last_ns"]
-        self._seen, self._order = cur, order
-
-    def _forget(self, gone: np.ndarray) -> None:
-        """Drop deleted flows from the state (`gone` is in read order; the state is in hash order)."""
-        if gone.any():
-            self._seen = self._seen[~gone[self._order]]
+            for i, table in enumerate(self._tables):
+                keys, _values = table.read()
+                table.delete(keys)
+                table.last = _Last.empty(table.key_dtype.itemsize // 8)
+                self._clear_full(i)
 
     def _full_flags(self) -> np.ndarray:
         out = np.zeros(len(self._tables), bool)
@@ -196,14 +226,14 @@ class FlowTables:
         return sum(buf[0::2])
 
 
-def _least_active(flows: np.ndarray, candidates: np.ndarray, n: int) -> np.ndarray:
+def _least_active(last_ns: np.ndarray, packets: np.ndarray, candidates: np.ndarray, n: int) -> np.ndarray:
     """A mask of the n candidates whose count has not changed for the longest (fewest packets first)."""
-    out = np.zeros(len(flows), bool)
+    out = np.zeros(len(last_ns), bool)
     idx = np.flatnonzero(candidates)
     if n <= 0 or not len(idx):
         return out
     if n < len(idx):
-        order = np.lexsort((flows["packets"][idx], flows["last_ns"][idx]))
+        order = np.lexsort((packets[idx], last_ns[idx]))
         idx = idx[order[:n]]
     out[idx] = True
     return out

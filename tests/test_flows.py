@@ -67,8 +67,13 @@ def test_least_active_flows_are_evicted_first():
     table = np.zeros(4, flowtable.FLOW)
     table["last_ns"] = [30, 10, 10, 20]
     table["packets"] = [1, 9, 2, 1]
-    assert flowtable._least_active(table, np.ones(4, bool), 2).tolist() == [False, True, True, False]
-    assert flowtable._least_active(table, np.array([True, False, False, True]), 1).tolist() == [
+    assert flowtable._least_active(table["last_ns"], table["packets"], np.ones(4, bool), 2).tolist() == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    assert flowtable._least_active(table["last_ns"], table["packets"], np.array([True, False, False, True]), 1).tolist() == [
         False, False, False, True,
     ]  # fmt: skip
 
