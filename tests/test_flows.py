@@ -174,3 +174,220 @@ def test_flow_dtypes_match_the_c_structs_as_compiled():
         c = layout(cname, dtype.names)
         assert dtype.itemsize == c["sizeof"], cname
         assert {n: dtype.fields[n][1] for n in dtype.names} == {n: c[n] for n in dtype.names}, cname
+
+
+# -- FlowTables against real kernel hash maps (made here, no program: userspace writes the counts) -------
+
+
+class Maps:
+    """The four maps FlowTables reads, as kernel/count.c declares them, with the counts set by hand."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        import ctypes
+
+        from bptraf import libbpf
+
+        so = libbpf.lib()
+        so.bpf_map_create.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32,
+                                      ctypes.c_uint32, ctypes.c_void_p]  # fmt: skip
+        # (role, type: 1 hash, 2 array, 6 per-CPU array, key size, value size, entries)
+        specs = [("flows4", 1, 16, 32, capacity), ("flows6", 1, 40, 32, capacity), ("flow_full", 2, 4, 4, 2),
+                 ("flow_stats", 6, 4, 16, 1)]  # fmt: skip
+        self.fds: dict[str, int] = {}
+        for role, kind, key, value, entries in specs:
+            fd = so.bpf_map_create(kind, role.encode(), key, value, entries, None)
+            assert fd >= 0, f"bpf_map_create {role}: errno {ctypes.get_errno()}"
+            self.fds[role] = fd
+
+    def put(self, role: str, keys: np.ndarray, counts) -> None:
+        """Set each key's {packets, bytes, tx_packets, tx_bytes}."""
+        import ctypes
+
+        from bptraf import libbpf
+
+        for key, value in zip(keys, counts):
+            libbpf.map_update(self.fds[role], (ctypes.c_uint8 * len(key.tobytes())).from_buffer_copy(key.tobytes()),
+                              (ctypes.c_uint64 * 4)(*value))  # fmt: skip
+
+    def drop(self, role: str, keys: np.ndarray) -> None:
+        from bptraf import libbpf
+
+        for key in keys:
+            libbpf.map_delete(self.fds[role], key.tobytes())
+
+    def entries(self, role: str) -> int:
+        from bptraf import libbpf
+
+        key = 16 if role == "flows4" else 40
+        return len(libbpf.map_dump(self.fds[role], key, 32, 64))
+
+    def set_full(self, table: int) -> None:
+        import ctypes
+
+        from bptraf import libbpf
+
+        libbpf.map_update(self.fds["flow_full"], ctypes.c_uint32(table), ctypes.c_uint32(1))
+
+    def close(self) -> None:
+        import os
+
+        for fd in self.fds.values():
+            os.close(fd)
+
+
+@pytest.fixture
+def maps():
+    m = Maps()
+    yield m
+    m.close()
+
+
+def v4(i: int) -> np.ndarray:
+    return keys4(([198, 18, 0, i], [198, 18, 0, 1], 4000 + i, 53, 17, 0))
+
+
+def v6(i: int) -> np.ndarray:
+    return keys6((FD00_2[:-1] + bytes([i]), FD00_1, 40000 + i, 443, 6, 0))
+
+
+def by_port(table: np.ndarray) -> dict[int, tuple]:
+    """Each row's (d_packets, d_bytes, d_tx_packets, d_tx_bytes, first_ns, last_ns), by source port."""
+    names = ("d_packets", "d_bytes", "d_tx_packets", "d_tx_bytes", "first_ns", "last_ns")
+    return {int(r["sport"]): tuple(int(r[n]) for n in names) for r in table}
+
+
+def reader(maps: Maps, idle_ns: int = 10**12) -> flowtable.FlowTables:
+    return flowtable.FlowTables(maps.fds, 64, 1, idle_ns)
+
+
+@pytest.mark.bpf
+def test_each_read_counts_what_each_flow_gained_in_both_tables(maps):
+    maps.put("flows4", v4(1), [(10, 1000, 0, 0)])
+    maps.put("flows6", v6(2), [(5, 500, 1, 60)])
+    tables = reader(maps)
+    first, _ = tables.read(100)
+    assert by_port(first) == {4001: (10, 1000, 0, 0, 100, 100), 40002: (5, 500, 1, 60, 100, 100)}
+    maps.put("flows4", v4(1), [(12, 1300, 0, 0)])  # grew
+    maps.put("flows4", v4(3), [(1, 64, 0, 0)])  # new, in the same table
+    second, _ = tables.read(200)  # the IPv6 flow did not change
+    assert by_port(second) == {
+        4001: (2, 300, 0, 0, 100, 200),
+        4003: (1, 64, 0, 0, 200, 200),
+        40002: (0, 0, 0, 0, 100, 100),
+    }
+    # growth() takes these as they are when its previous read is the one they count from ...
+    assert flowarray.growth(first, second) is second
+    # ... and matching the two reads row by row gives the same.
+    assert by_port(flowarray.growth(first.copy(), _other_read(second))) == by_port(second)
+
+
+def _other_read(rows: np.ndarray) -> np.ndarray:
+    """The same rows as if counted from some other read: growth() has to match them itself."""
+    out = rows.copy()
+    out["since"] = 1
+    return out
+
+
+@pytest.mark.bpf
+def test_a_flow_that_only_sends_is_not_idle(maps):
+    maps.put("flows4", v4(1), [(3, 300, 7, 700)])
+    tables = reader(maps, idle_ns=50)
+    tables.read(100)
+    maps.put("flows4", v4(1), [(3, 300, 9, 900)])  # nothing received, two frames sent
+    (row,) = tables.read(200)[0]
+    assert (int(row["d_packets"]), int(row["d_tx_packets"]), int(row["d_tx_bytes"]), int(row["last_ns"])) == (
+        0, 2, 200, 200,
+    )  # fmt: skip
+    assert maps.entries("flows4") == 1
+    (row,) = tables.read(240)[0]  # unchanged for 40 ns: not idle yet
+    assert len(tables.read(260)[0]) == 0 and maps.entries("flows4") == 0  # 60 ns: deleted, not reported
+
+
+@pytest.mark.bpf
+def test_a_count_that_went_backwards_is_a_new_flow(maps):
+    maps.put("flows4", v4(1), [(50, 5000, 0, 0)])
+    tables = reader(maps)
+    first, _ = tables.read(100)
+    maps.put("flows4", v4(1), [(4, 400, 0, 0)])  # deleted and created again between the reads
+    second, _ = tables.read(200)
+    assert by_port(second) == {4001: (4, 400, 0, 0, 200, 200)}
+    assert by_port(flowarray.growth(first, _other_read(second))) == by_port(second)
+
+
+@pytest.mark.bpf
+def test_an_evicted_flow_that_comes_back_counts_afresh(maps):
+    for i in range(1, 10):
+        maps.put("flows4", v4(i), [(i, 100 * i, 0, 0)])
+    tables = reader(maps)
+    first, _ = tables.read(100)
+    maps.put("flows4", v4(9), [(20, 2000, 0, 0)])  # the busiest: never evicted
+    maps.set_full(0)
+    evicting, state = tables.read(200)  # 64 // EVICT_SHARE = 8 go: all but the one that changed
+    assert state.full and state.evicted == 8 and maps.entries("flows4") == 1
+    assert len(evicting) == 9  # reported once more, with what they gained
+    # They come back with more packets than they had when evicted (in the kernel's order of the last
+    # read, as like as not): still new flows.
+    for i in range(1, 9):
+        maps.put("flows4", v4(i), [(30, 3000, 0, 0)])
+    third, _ = tables.read(300)
+    assert by_port(third) == {4000 + i: (30, 3000, 0, 0, 300, 300) for i in range(1, 9)} | {
+        4009: (0, 0, 0, 0, 100, 200)
+    }
+    # A reader whose previous read was before the eviction matches it the same way.
+    assert by_port(flowarray.growth(evicting, _other_read(third))) == by_port(third)
+    assert by_port(flowarray.growth(first, _other_read(third)))[4001] == (30, 3000, 0, 0, 300, 300)
+
+
+@pytest.mark.bpf
+def test_two_readers_of_one_table_count_from_their_own_reads(maps):
+    maps.put("flows4", v4(1), [(1, 100, 0, 0)])
+    tables = reader(maps)
+    a = flowarray.FlowArray(tables.read(100)[0]).since(None)
+    maps.put("flows4", v4(1), [(3, 300, 0, 0)])
+    b = flowarray.FlowArray(tables.read(200)[0]).since(None)
+    maps.put("flows4", v4(1), [(6, 600, 0, 0)])
+    a = flowarray.FlowArray(tables.read(300)[0]).since(a)  # counted by the table from b's read, not a's
+    maps.put("flows4", v4(1), [(10, 1000, 0, 0)])
+    b = flowarray.FlowArray(tables.read(400)[0]).since(b)
+    assert (int(a.rows["d_packets"][0]), int(b.rows["d_packets"][0])) == (5, 7)
+
+
+@pytest.mark.bpf
+def test_two_tables_count_apart(maps):
+    """Two readers, each with its own pair of kernel tables, never take each other's reads for their own."""
+    other = Maps()
+    try:
+        maps.put("flows4", v4(1), [(1, 100, 0, 0)])
+        other.put("flows4", v4(1), [(1, 100, 0, 0)])
+        mine, theirs = reader(maps), reader(other)
+        prev = mine.read(100)[0]
+        theirs.read(100)
+        other.put("flows4", v4(1), [(4, 400, 0, 0)])
+        maps.put("flows4", v4(1), [(2, 200, 0, 0)])
+        cur = theirs.read(200)[0]
+        assert flowarray.growth(prev, cur)["d_packets"].tolist() == [3]
+        assert mine.read(200)[0]["d_packets"].tolist() == [1]
+    finally:
+        other.close()
+
+
+@pytest.mark.bpf
+def test_deleting_skips_keys_already_gone(maps):
+    keys = np.concatenate([v4(i) for i in range(1, 7)])
+    maps.put("flows4", keys, [(1, 64, 0, 0)] * 6)
+    maps.drop("flows4", keys[[0, 3, 5]])  # gone before the batch gets to them
+    table = reader(maps)._tables[0]
+    table.delete(keys)
+    assert maps.entries("flows4") == 0
+
+
+@pytest.mark.bpf
+def test_clear_empties_both_tables_and_forgets_them(maps):
+    maps.put("flows4", v4(1), [(5, 500, 0, 0)])
+    maps.put("flows6", v6(1), [(5, 500, 0, 0)])
+    tables = reader(maps)
+    tables.read(100)
+    tables.clear()
+    assert maps.entries("flows4") == maps.entries("flows6") == 0
+    maps.put("flows4", v4(1), [(5, 500, 0, 0)])  # the same count again: a new flow all the same
+    assert by_port(tables.read(200)[0]) == {4001: (5, 500, 0, 0, 200, 200)}
