@@ -70,24 +70,25 @@ class _Last:
     """What one table's last read saw, row by row in the kernel's order: the keys (as 64-bit words),
     counts, when each flow was first seen and last changed, and whether it is still in the kernel."""
 
-    def __init__(self, words: np.ndarray, values: np.ndarray, h: np.ndarray, first: np.ndarray, last: np.ndarray,
+    def __init__(self, words: np.ndarray, counts: np.ndarray, h: np.ndarray, first: np.ndarray, last: np.ndarray,
                  alive: np.ndarray) -> None:  # fmt: skip
-        self.words, self.values, self.h, self.first, self.last, self.alive = words, values, h, first, last, alive
+        self.words, self.counts, self.h, self.first, self.last, self.alive = words, counts, h, first, last, alive
         self._sorted: tuple[np.ndarray, np.ndarray] | None = None
 
     @classmethod
     def empty(cls, words: int) -> _Last:
         none = np.zeros(0, np.int64)
-        return cls(np.zeros((0, words), np.uint64), np.zeros(0, VALUE), none.view(np.uint64), none, none, none > 0)
+        return cls(np.zeros((0, words), np.uint64), np.zeros((0, 4), np.uint64), none.view(np.uint64), none, none,
+                   none > 0)  # fmt: skip
 
-    def match(self, words: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each row of a new read: its row in this one, and whether that is the same flow, still in
-        the kernel (a deleted flow that comes back is a new one)."""
+    def match(self, words: np.ndarray, h: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        """For each row of a new read: its row in this one (None: the same rows), and whether that is the
+        same flow, still in the kernel (a deleted flow that comes back is a new one)."""
         n, m = len(words), len(self.words)
         if not n or not m:
             return np.zeros(n, np.intp), np.zeros(n, bool)
         if n == m and np.array_equal(words, self.words):  # nothing came or went: the kernel lists it in the same order
-            return np.arange(n), self.alive.copy()
+            return None, self.alive.copy()
         if self._sorted is None:
             order = np.argsort(self.h)
             self._sorted = self.h[order], order
@@ -171,30 +172,38 @@ class FlowTables:
         keys, values = table.read()
         words = keys.view(np.uint64).reshape(len(keys), table.key_dtype.itemsize // 8)
         h = key_hash(words)
-        j, known = table.last.match(words, h)
         last = table.last
-        if known.any():
-            before = last.values[j]
-            known &= (before["packets"] <= values["packets"]) & (before["tx_packets"] <= values["tx_packets"])
-            same = known & (before["packets"] == values["packets"]) & (before["tx_packets"] == values["tx_packets"])
-            first = np.where(known, last.first[j], now_ns)
-            changed = np.where(same, last.last[j], now_ns)
+        j, known = last.match(words, h)
+        counts = values.view(np.uint64).reshape(len(values), 4)  # VALUE as 64-bit words: columns cost less
+        if j is None:  # the same rows as the last read
+            before, first, changed = last.counts, last.first, last.last
+        elif known.any():
+            before, first, changed = last.counts[j], last.first[j], last.last[j]
         else:
-            before, same = values, known
+            before, first, changed = counts, np.zeros(0, np.int64), np.zeros(0, np.int64)
+        if known.any():
+            # A count that went backwards: deleted and created again between the reads, a new flow.
+            known &= (before[:, 0] <= counts[:, 0]) & (before[:, 2] <= counts[:, 2])
+            same = known & (before[:, 0] == counts[:, 0]) & (before[:, 2] == counts[:, 2])
+            first = np.where(known, first, now_ns)
+            changed = np.where(same, changed, now_ns)
+            grown = np.where(known[:, None], counts - before, counts)
+        else:
             first = changed = np.full(len(keys), now_ns, np.int64)
+            grown = counts
         idle = now_ns - changed > self._idle_ns
         gone = idle
         if full:  # an insert found no room since the last read
-            evict = _least_active(changed, values["packets"], ~idle, table.capacity // EVICT_SHARE - int(idle.sum()))
+            evict = _least_active(changed, counts[:, 0], ~idle, table.capacity // EVICT_SHARE - int(idle.sum()))
             self.evicted += int(evict.sum())
             gone = idle | evict
         if gone.any():
             table.delete(keys[gone])
-        table.last = _Last(words, values, h, first, changed, ~gone)
+        table.last = _Last(words, counts, h, first, changed, ~gone)
         # An evicted flow is still reported this once (its last packets count); an idle one has none.
         columns = {"h": h ^ table.tag, "first_ns": first, "last_ns": changed}
-        for name in VALUE.names:
-            columns[f"d_{name}"] = np.where(known, values[name] - before[name], values[name])
+        for i, name in enumerate(VALUE.names):
+            columns[f"d_{name}"] = grown[:, i]
         if idle.any():
             keep = ~idle
             return keys[keep], values[keep], {name: column[keep] for name, column in columns.items()}
