@@ -68,12 +68,13 @@ def key_hash(raw: np.ndarray) -> np.ndarray:
 
 class _Last:
     """What one table's last read saw, row by row in the kernel's order: the keys (as 64-bit words),
-    counts, when each flow was first seen and last changed, and whether it is still in the kernel."""
+    counts, when each flow was first seen and last changed, whether it is still in the kernel, and,
+    once sorted, the key hashes in order."""
 
     def __init__(self, words: np.ndarray, counts: np.ndarray, h: np.ndarray, first: np.ndarray, last: np.ndarray,
-                 alive: np.ndarray) -> None:  # fmt: skip
+                 alive: np.ndarray, by_hash: tuple[np.ndarray, np.ndarray] | None = None) -> None:  # fmt: skip
         self.words, self.counts, self.h, self.first, self.last, self.alive = words, counts, h, first, last, alive
-        self._sorted: tuple[np.ndarray, np.ndarray] | None = None
+        self.by_hash = by_hash
 
     @classmethod
     def empty(cls, words: int) -> _Last:
@@ -81,23 +82,30 @@ class _Last:
         return cls(np.zeros((0, words), np.uint64), np.zeros((0, 4), np.uint64), none.view(np.uint64), none, none,
                    none > 0)  # fmt: skip
 
-    def match(self, words: np.ndarray, h: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-        """For each row of a new read: its row in this one (None: the same rows), and whether that is the
-        same flow, still in the kernel (a deleted flow that comes back is a new one)."""
+    def match(self, words: np.ndarray, h: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, tuple | None]:
+        """For each row of a new read: its row in this one (None: the same rows), whether that is the same
+        flow, still in the kernel (a deleted flow that comes back is a new one); and the new read's
+        hashes in order, when they were sorted (the next read matches against them)."""
         n, m = len(words), len(self.words)
-        if not n or not m:
-            return np.zeros(n, np.intp), np.zeros(n, bool)
         if n == m and np.array_equal(words, self.words):  # nothing came or went: the kernel lists it in the same order
-            return None, self.alive.copy()
-        if self._sorted is None:
-            order = np.argsort(self.h)
-            self._sorted = self.h[order], order
-        hs, order = self._sorted
-        by_h = np.argsort(h)  # searching in order is 7x cheaper than at random
+            return None, self.alive.copy(), self.by_hash
+        if not n or not m:
+            return np.zeros(n, np.intp), np.zeros(n, bool), None
+        hs, order = self.by_hash or _sorted(self.h)
+        mine = _sorted(h)
         at = np.empty(n, np.intp)
-        at[by_h] = np.minimum(np.searchsorted(hs, h[by_h]), m - 1)
+        at[mine[1]] = np.minimum(np.searchsorted(hs, mine[0]), m - 1)  # in order: 7x cheaper than at random
         j = order[at]
-        return j, (hs[at] == h) & (self.words[j] == words).all(axis=1) & self.alive[j]
+        known = (hs[at] == h) & self.alive[j]
+        theirs = self.words[j]
+        for i in range(words.shape[1]):
+            known &= theirs[:, i] == words[:, i]
+        return j, known, mine
+
+
+def _sorted(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(h)
+    return h[order], order
 
 
 class _Table:
@@ -173,7 +181,7 @@ class FlowTables:
         words = keys.view(np.uint64).reshape(len(keys), table.key_dtype.itemsize // 8)
         h = key_hash(words)
         last = table.last
-        j, known = last.match(words, h)
+        j, known, by_hash = last.match(words, h)
         counts = values.view(np.uint64).reshape(len(values), 4)  # VALUE as 64-bit words: columns cost less
         if j is None:  # the same rows as the last read
             before, first, changed = last.counts, last.first, last.last
@@ -199,7 +207,7 @@ class FlowTables:
             gone = idle | evict
         if gone.any():
             table.delete(keys[gone])
-        table.last = _Last(words, counts, h, first, changed, ~gone)
+        table.last = _Last(words, counts, h, first, changed, ~gone, by_hash)
         # An evicted flow is still reported this once (its last packets count); an idle one has none.
         columns = {"h": h ^ table.tag, "first_ns": first, "last_ns": changed}
         for i, name in enumerate(VALUE.names):
