@@ -14,12 +14,13 @@ import numpy as np
 from bptraf.flows import PROTOCOLS, Flow, FlowRate, Group, address
 from bptraf.rates import per_second
 
-# One decoded row: addresses as 16 bytes (IPv4 as ::ffff:a.b.c.d), ports in host order.
+# One decoded row: addresses as 16 bytes (IPv4 as ::ffff:a.b.c.d), ports in host order. Aligned (one byte
+# of padding after dir): numpy copies aligned columns in and out of the rows at twice the speed.
 FLOW = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), ("dport", "=u2"), ("proto", "u1"),
                  ("slot", "u1"), ("dir", "u1"), ("packets", "=u8"), ("bytes", "=u8"), ("first_ns", "=i8"),
                  ("last_ns", "=i8"), ("h", "=u8"), ("d_packets", "=u8"), ("d_bytes", "=u8"), ("tx_packets", "=u8"),
                  ("tx_bytes", "=u8"), ("d_tx_packets", "=u8"), ("d_tx_bytes", "=u8"), ("read", "=u8"),
-                 ("since", "=u8")])  # fmt: skip
+                 ("since", "=u8")], align=True)  # fmt: skip
 # read: which read made the row (its serial << 32 | its row count); since: the `read` of the earlier read
 # that d_* count from (0: none, d_* are the whole counts). bptraf.flowtable fills both.
 # What makes a flow itself, as one 40-byte value to compare across reads.

@@ -195,7 +195,9 @@ class FlowTables:
             same = known & (before[:, 0] == counts[:, 0]) & (before[:, 2] == counts[:, 2])
             first = np.where(known, first, now_ns)
             changed = np.where(same, changed, now_ns)
-            grown = np.where(known[:, None], counts - before, counts)
+            grown = counts - before
+            if not known.all():
+                grown[~known] = counts[~known]
         else:
             first = changed = np.full(len(keys), now_ns, np.int64)
             grown = counts
