@@ -21,19 +21,31 @@ FLOW = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), (
                  ("last_ns", "=i8"), ("h", "=u8"), ("d_packets", "=u8"), ("d_bytes", "=u8"), ("tx_packets", "=u8"),
                  ("tx_bytes", "=u8"), ("d_tx_packets", "=u8"), ("d_tx_bytes", "=u8"), ("read", "=u8"),
                  ("since", "=u8")], align=True)  # fmt: skip
+
+
 # read: which read made the row (its serial << 32 | its row count); since: the `read` of the earlier read
 # that d_* count from (0: none, d_* are the whole counts). bptraf.flowtable fills both.
-# What makes a flow itself, as one 40-byte value to compare across reads.
-IDENT = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), ("dport", "=u2"), ("proto", "u1"),
-                  ("slot", "u1"), ("dir", "u1"), ("pad", "u1")])  # fmt: skip
+def take(rows: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
+    """rows[which] (an index or a mask; None: a copy of all), copied as whole rows of bytes: numpy copies
+    a struct with sub-arrays field by field, 6 to 12 times slower."""
+    raw = np.ascontiguousarray(rows).view(np.dtype((np.void, rows.dtype.itemsize)))
+    return (raw.copy() if which is None else raw[which]).view(rows.dtype)
 
 
-def ident(rows: np.ndarray) -> np.ndarray:
-    """What makes each flow itself, as one 40-byte value per row."""
-    out = np.zeros(len(rows), IDENT)
-    for name in ("src", "dst", "sport", "dport", "proto", "slot", "dir"):
-        out[name] = rows[name]
-    return out.view("V40")
+# What makes a flow itself: its key as FLOW has it (the addresses as 64-bit words), and when it was first seen.
+_IDENT = ("sport", "dport", "proto", "slot", "dir", "first_ns")
+
+
+def same_flow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether each row of `a` is the same flow as the row of `b` beside it (FLOW rows)."""
+    out = np.ones(len(a), bool)
+    for side in ("src", "dst"):
+        x, y = a[side].view(np.uint64), b[side].view(np.uint64)
+        for i in range(2):
+            out &= x[:, i] == y[:, i]
+    for name in _IDENT:
+        out &= a[name] == b[name]
+    return out
 
 
 def growth(prev: np.ndarray | None, cur: np.ndarray) -> np.ndarray:
@@ -46,20 +58,23 @@ def growth(prev: np.ndarray | None, cur: np.ndarray) -> np.ndarray:
         read = int(prev["read"][0])
         if read and int(cur["since"][0]) == read and len(prev) == read & 0xFFFFFFFF:
             return cur
-    out = cur.copy()
+    out = take(cur)
     known = np.zeros(len(cur), bool)
-    j = np.zeros(len(cur), np.intp)
     if prev is not None and len(prev) and len(cur):
         order = np.argsort(prev["h"])
         ph = prev["h"][order]
-        at = np.minimum(np.searchsorted(ph, cur["h"]), len(ph) - 1)
-        j = order[at]
-        before = prev[j]
-        known = (ph[at] == cur["h"]) & (ident(before) == ident(cur)) & (before["first_ns"] == cur["first_ns"])
+        mine = np.argsort(cur["h"])
+        at = np.empty(len(cur), np.intp)
+        at[mine] = np.minimum(np.searchsorted(ph, cur["h"][mine]), len(ph) - 1)  # in order: 7x cheaper
+        before = take(prev, order[at])
+        known = (ph[at] == cur["h"]) & same_flow(before, cur)
         known &= (before["packets"] <= cur["packets"]) & (before["tx_packets"] <= cur["tx_packets"])
+        out["since"] = prev["read"][0]
+    else:
+        before = cur
+        out["since"] = 0
     for name in ("packets", "bytes", "tx_packets", "tx_bytes"):
-        out[f"d_{name}"] = np.where(known, cur[name] - (prev[name][j] if known.any() else 0), cur[name])
-    out["since"] = prev["read"][0] if prev is not None and len(prev) else 0
+        out[f"d_{name}"] = np.where(known, cur[name] - before[name], cur[name])
     return out
 
 
@@ -120,7 +135,7 @@ class FlowArray(Sequence):
     def rates(self, slot: int, period_s: float) -> FlowRates:
         """One interface's flows with their rates over the interval."""
         mine = self.rows["slot"] == slot
-        return FlowRates(self.rows if mine.all() else self.rows[mine], period_s)  # one interface: no copy
+        return FlowRates(self.rows if mine.all() else take(self.rows, mine), period_s)  # one interface: no copy
 
 
 class FlowRates(Sequence):

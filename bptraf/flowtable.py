@@ -15,7 +15,7 @@ import threading
 import numpy as np
 
 from bptraf import libbpf
-from bptraf.flowarray import FLOW
+from bptraf.flowarray import FLOW, take
 from bptraf.flows import TableState
 
 # struct bptraf_flow4_key, bptraf_flow6_key and bptraf_flow in kernel/counters.h; ports in network order
@@ -208,7 +208,7 @@ class FlowTables:
             self.evicted += int(evict.sum())
             gone = idle | evict
         if gone.any():
-            table.delete(keys[gone])
+            table.delete(take(keys, gone))
         table.last = _Last(words, counts, h, first, changed, ~gone, by_hash)
         # An evicted flow is still reported this once (its last packets count); an idle one has none.
         columns = {"h": h ^ table.tag, "first_ns": first, "last_ns": changed}
@@ -216,7 +216,7 @@ class FlowTables:
             columns[f"d_{name}"] = grown[:, i]
         if idle.any():
             keep = ~idle
-            return keys[keep], values[keep], {name: column[keep] for name, column in columns.items()}
+            return take(keys, keep), take(values, keep), {name: column[keep] for name, column in columns.items()}
         return keys, values, columns
 
     def clear(self) -> None:
