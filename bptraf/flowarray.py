@@ -21,10 +21,10 @@ FLOW = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", "=u2"), (
                  ("last_ns", "=i8"), ("h", "=u8"), ("d_packets", "=u8"), ("d_bytes", "=u8"), ("tx_packets", "=u8"),
                  ("tx_bytes", "=u8"), ("d_tx_packets", "=u8"), ("d_tx_bytes", "=u8"), ("read", "=u8"),
                  ("since", "=u8")], align=True)  # fmt: skip
-
-
 # read: which read made the row (its serial << 32 | its row count); since: the `read` of the earlier read
 # that d_* count from (0: none, d_* are the whole counts). bptraf.flowtable fills both.
+
+
 def take(rows: np.ndarray, which: np.ndarray | None = None) -> np.ndarray:
     """rows[which] (an index or a mask; None: a copy of all), copied as whole rows of bytes: numpy copies
     a struct with sub-arrays field by field, 6 to 12 times slower."""

@@ -183,13 +183,11 @@ class FlowTables:
         last = table.last
         j, known, by_hash = last.match(words, h)
         counts = values.view(np.uint64).reshape(len(values), 4)  # VALUE as 64-bit words: columns cost less
-        if j is None:  # the same rows as the last read
-            before, first, changed = last.counts, last.first, last.last
-        elif known.any():
-            before, first, changed = last.counts[j], last.first[j], last.last[j]
-        else:
-            before, first, changed = counts, np.zeros(0, np.int64), np.zeros(0, np.int64)
         if known.any():
+            if j is None:  # the same rows as the last read
+                before, first, changed = last.counts, last.first, last.last
+            else:
+                before, first, changed = last.counts[j], last.first[j], last.last[j]
             # A count that went backwards: deleted and created again between the reads, a new flow.
             known &= (before[:, 0] <= counts[:, 0]) & (before[:, 2] <= counts[:, 2])
             same = known & (before[:, 0] == counts[:, 0]) & (before[:, 2] == counts[:, 2])

@@ -357,15 +357,16 @@ def test_two_tables_count_apart(maps):
     """Two readers, each with its own pair of kernel tables, never take each other's reads for their own."""
     other = Maps()
     try:
-        maps.put("flows4", v4(1), [(1, 100, 0, 0)])
+        maps.put("flows4", v4(1), [(2, 200, 0, 0)])
         other.put("flows4", v4(1), [(1, 100, 0, 0)])
         mine, theirs = reader(maps), reader(other)
-        prev = mine.read(100)[0]
+        prev = mine.read(100)[0]  # each one's first read: the same rows, but not the same read
         theirs.read(100)
         other.put("flows4", v4(1), [(4, 400, 0, 0)])
-        maps.put("flows4", v4(1), [(2, 200, 0, 0)])
+        maps.put("flows4", v4(1), [(3, 300, 0, 0)])
         cur = theirs.read(200)[0]
-        assert flowarray.growth(prev, cur)["d_packets"].tolist() == [3]
+        assert cur["d_packets"].tolist() == [3]  # from its own last read
+        assert flowarray.growth(prev, cur)["d_packets"].tolist() == [2]  # from the read it was given
         assert mine.read(200)[0]["d_packets"].tolist() == [1]
     finally:
         other.close()
