@@ -405,3 +405,32 @@ def test_first_rows_are_a_full_sort_cut_short(seed):
     for n in (0, 1, 3, 10, size, size + 5):
         want = np.lexsort(columns[::-1])[:n]
         assert flowarray.first_rows(columns, n).tolist() == want.tolist(), (size, n)
+
+
+@pytest.mark.bpf
+@pytest.mark.parametrize("seed", range(3))
+def test_the_tables_growth_is_what_matching_the_reads_gives(maps, seed):
+    """Flows that grow, stay, go idle, are deleted, come back and count backwards, over reads: what the
+    table counts from its own last read is what growth() finds by matching the two reads."""
+    rng = np.random.default_rng(seed)
+    counts: dict[int, list[int]] = {}
+    tables = reader(maps, idle_ns=250)
+    prev = None
+    for step in range(12):
+        for i in rng.choice(np.arange(1, 40), 12, replace=False).tolist():
+            c = counts.setdefault(i, [0, 0])
+            action = rng.integers(0, 6)
+            if action == 0:
+                maps.drop("flows4", v4(i))
+                counts.pop(i)
+                continue
+            if action in (1, 2):  # created again: one of its counts went backwards
+                c[action - 1] = int(rng.integers(0, 2))
+            else:
+                c[0] += int(rng.integers(0, 4))
+                c[1] += int(rng.integers(0, 2))  # sent frames alone keep a flow alive too
+            maps.put("flows4", v4(i), [(c[0], 64 * c[0], c[1], 64 * c[1])])
+        cur, _ = tables.read(100 * (step + 1))
+        if prev is not None:
+            assert by_port(flowarray.growth(prev, _other_read(cur))) == by_port(cur)
+        prev = cur
