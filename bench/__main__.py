@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import egress, exporter, flowbench, testrun, traffic, userspace
-from bench.report import render
+from bench.report import render, test_run_section
 from bench.testbed import Testbed
 from bptraf.cli import versions
 
@@ -67,6 +67,12 @@ def main() -> None:
     p.add_argument("--exporter", action="store_true", help="only the Prometheus exporter's costs (exporter.{md,json})")
     p.add_argument("--egress", action="store_true", help="only the TX (tc egress) costs, into egress.{json,md}")
     p.add_argument("--flowtable", action="store_true", help="only the flow table's read and sample costs, printed")
+    p.add_argument(
+        "--kernel",
+        action="store_true",
+        help="only the in-kernel costs per packet (test runs of the RX and egress programs, the flow update, "
+        "egress bpf_stats), into kernel.{json,md}",
+    )
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench: run as root (it creates a netns and attaches XDP programs)")
@@ -78,6 +84,9 @@ def main() -> None:
         return
     if args.flowtable:
         print(flowbench.render(flowbench.measure()))
+        return
+    if args.kernel:
+        run_kernel(args)
         return
 
     if shutil.which("tcpdump") is None:  # scripts/bench installs it; without it, the comparison is left out
@@ -137,6 +146,28 @@ def run_exporter(args) -> None:
     m = results["machine"]
     text = f"{m['date']} · {m['cpu']} · {m['cores']} cores · kernel {m['kernel']}\n\n" + exporter.render(results)
     (args.out / "exporter.md").write_text(text)
+    print(text)
+
+
+def run_kernel(args) -> None:
+    """The in-kernel costs alone, a few minutes: bench/kernel.json and bench/kernel.md."""
+    print("bench: test runs", flush=True)
+    results = {"machine": machine(), "test_run_ns": testrun.measure()}
+    print("bench: egress test runs", flush=True)
+    results["egress"] = {"test_run_ns": egress.test_run()}
+    print("bench: egress bpf_stats", flush=True)
+    results["egress"]["bpf_stats_ns"] = egress.bpf_stats()
+    (args.out / "kernel.json").write_text(json.dumps(results, indent=2) + "\n")
+    m = results["machine"]
+    text = "\n".join(
+        [
+            f"{m['date']} · {m['cpu']} · {m['cores']} cores · kernel {m['kernel']}",
+            "",
+            *test_run_section(results["test_run_ns"]),
+        ]
+    )
+    text += "\n" + egress.render(results["egress"])
+    (args.out / "kernel.md").write_text(text)
     print(text)
 
 
