@@ -21,8 +21,8 @@ pytestmark = pytest.mark.bpf
 BUDGET = {
     ("pass", Feature.NONE): 2_800,
     ("pass", Feature.SIZES): 3_000,
-    ("pass", Feature.FLOWS): 31_000,
-    ("pass", Feature.SIZES | Feature.FLOWS): 31_000,
+    ("pass", Feature.FLOWS): 27_000,  # 20,207 since the IPv6 flow key is copied by words (was 23,848)
+    ("pass", Feature.SIZES | Feature.FLOWS): 27_000,
     ("drop", Feature.NONE): 40,
     ("egress", Feature.NONE): 5_600,  # what the host sends, on tcx egress
     ("egress", Feature.SIZES): 26_000,
