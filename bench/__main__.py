@@ -67,6 +67,7 @@ def main() -> None:
     p.add_argument("--exporter", action="store_true", help="only the Prometheus exporter's costs (exporter.{md,json})")
     p.add_argument("--egress", action="store_true", help="only the TX (tc egress) costs, into egress.{json,md}")
     p.add_argument("--flowtable", action="store_true", help="only the flow table's read and sample costs, printed")
+    p.add_argument("--startup", action="store_true", help="only start to first sample (printed, not written)")
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench: run as root (it creates a netns and attaches XDP programs)")
@@ -78,6 +79,10 @@ def main() -> None:
         return
     if args.flowtable:
         print(flowbench.render(flowbench.measure()))
+        return
+    if args.startup:
+        with Testbed() as tb:
+            print(json.dumps(userspace.startup(tb, args.repeats), indent=2))
         return
 
     if shutil.which("tcpdump") is None:  # scripts/bench installs it; without it, the comparison is left out

@@ -105,7 +105,7 @@ def first_sample(iface: str, runs: int = 5, extra: tuple[str, ...] = ()) -> dict
     return {"median": times[len(times) // 2], "min": times[0], "max": times[-1]}
 
 
-def first_sample_many(tb, n: int, extra: tuple[str, ...]) -> dict:
+def first_sample_many(tb, n: int, extra: tuple[str, ...], runs: int = 5) -> dict:
     """first_sample() over n interfaces: the testbed's receiver and n - 1 more veths (peers in its netns)."""
     names = [f"{tb.rx}x{i}" for i in range(1, n)]
     try:
@@ -113,10 +113,18 @@ def first_sample_many(tb, n: int, extra: tuple[str, ...]) -> dict:
             subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name", f"{tb.gen}x{i}", "netns", tb.ns],
                            check=True, capture_output=True)  # fmt: skip
             subprocess.run(["ip", "link", "set", name, "up"], check=True, capture_output=True)
-        return first_sample(" ".join([tb.rx, *names]), extra=extra)
+        return first_sample(" ".join([tb.rx, *names]), runs, extra)
     finally:
         for name in names:
             subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
+def startup(tb, runs: int = 5) -> dict:
+    """Start to first sample, 1 interface and 8 with --flows --sizes, as the whole bench measures it."""
+    return {
+        "first_sample": first_sample(tb.rx, runs),
+        "first_sample_8": first_sample_many(tb, 8, ("--flows", "--sizes"), runs),
+    }
 
 
 def verified_insns() -> dict:

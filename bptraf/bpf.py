@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import functools
 import os
 import platform
 import time
@@ -21,7 +22,7 @@ from bptraf import libbpf, limits, loader, netif, tcx
 from bptraf.counters import for_action, max_ifaces, size_labels
 from bptraf.errors import BptrafError, InterfaceGone, UsageError
 from bptraf.flows import TableState
-from bptraf.loader import FLOWS_MAX_DEFAULT, VARIANTS, check_bcc
+from bptraf.loader import FLOWS_MAX_DEFAULT, VARIANTS, Programs, check_bcc
 from bptraf.model import Attachment, Snapshot
 from bptraf.source import Feature, available, check
 
@@ -65,7 +66,7 @@ class BpfSource:
         self._clock = clock
         self._counters = for_action(action)
         self.ncpus = netif.possible_cpus()
-        self._progs: dict[Feature, list[int]] = {}  # feature set -> program fd by slot
+        self._programs: Programs | None = None  # the maps, and the programs loaded so far
         self._maps: dict[str, int] = {}
         self._flows_max = flows_max
         self._flows_idle_ns = int(flows_idle_s * 1e9)
@@ -96,10 +97,13 @@ class BpfSource:
         tx = ("egress",) if Feature.TX in self.features else ()
         limits.ensure_open_files(loader.open_files_needed(self._action, len(self._names), tx))
         try:
-            loaded = loader.load(self._action, len(self._names), self._flows_max, self._interrupted, tx)
-            self._progs, self._maps = loaded[self._action]
+            self._programs = loader.open_programs(
+                self._action, len(self._names), self._flows_max, self._interrupted, tx
+            )
+            self._maps = self._programs.maps(self._action)
             if tx:
-                self._egress = tcx.Egress(*loaded["egress"], len(self._counters), len(self._sizes))
+                egress = functools.partial(self._programs.progs, "egress")
+                self._egress = tcx.Egress(egress, self._programs.maps("egress"), len(self._counters), len(self._sizes))
             self.attachments = tuple(self._attach(i, n, x) for i, (n, x) in enumerate(zip(self._names, ifindexes)))
             if self._egress is not None:
                 self._attach_tx(self._egress, ifindexes)
@@ -128,7 +132,7 @@ class BpfSource:
             raise BptrafError(f"{name} already has an XDP program ({held}); bptraf will not replace it")
 
     def _attach(self, slot: int, name: str, ifindex: int) -> Attachment:
-        fd = self._progs[self.features & ~Feature.TX][slot]
+        fd = self._rx_progs(self.features)[slot]
         modes = ["native", "generic"] if self._mode == "auto" else [self._mode]
         for mode in modes:
             try:
@@ -186,13 +190,13 @@ class BpfSource:
     def set_features(self, features: Feature) -> None:
         """Swap every interface's program for the one built with `features`, atomically per interface."""
         check(self._action, features)
-        rx = features & ~Feature.TX
-        if rx not in self._progs or features & ~self.available:
+        if features & ~Feature.TX not in VARIANTS[self._action] or features & ~self.available:
             raise BptrafError(f"{self._action} mode cannot count {', '.join(features.names())}")
+        progs = self._rx_progs(features)  # loaded now if they were not yet: before anything is swapped
         if self._egress is not None:
             self._egress.switch(self.features, features, [a.ifindex for a in self.attachments], self._names, self.ncpus)
         for slot, hook in enumerate(self._hooks):
-            new = self._progs[rx][slot]
+            new = progs[slot]
             if hook.link_fd >= 0:
                 libbpf.link_update(hook.link_fd, new)
             else:
@@ -202,6 +206,10 @@ class BpfSource:
         self.features = features
         if dropped_flows:  # nothing adds to the tables now: empty them rather than let them age
             self._tables().clear()
+
+    def _rx_progs(self, features: Feature) -> list[int]:
+        assert self._programs is not None
+        return self._programs.progs(self._action, features & ~Feature.TX)
 
     def _tables(self) -> FlowTables:
         from bptraf.flowtable import FlowTables  # numpy loads only when flows are counted
@@ -250,12 +258,9 @@ class BpfSource:
                 # Gone with its interface, or already replaced by someone else: nothing of ours to undo.
                 with contextlib.suppress(OSError):
                     libbpf.netlink_detach_xdp(hook.prog_fd, hook.ifindex, hook.mode)
-        for fds in self._progs.values():
-            for fd in fds:
-                os.close(fd)
-        self._progs = {}
-        for fd in self._maps.values():
-            os.close(fd)
+        if self._programs is not None:
+            self._programs.close()
+            self._programs = None
         self._maps = {}
 
     def __enter__(self) -> BpfSource:
