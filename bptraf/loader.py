@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from bptraf import cache
 from bptraf.build import Recipe, build, compile_bcc, map_failure
@@ -51,6 +52,7 @@ _PROGRAMS = {
 VARIANTS = {action: tuple(v) for action, (_src, v, _maps, _kind) in _PROGRAMS.items()}
 MAP_ROLES = {action: tuple(maps) for action, (_src, _v, maps, _kind) in _PROGRAMS.items()}
 _KINDS = {"XDP": "XDP", "SCHED_CLS": "tc egress"}
+_KIND_NAMES = {6: "XDP", 3: "SCHED_CLS"}  # enum bpf_prog_type
 
 
 def recipe(sets: tuple[str, ...], nifaces: int, flows_max: int) -> Recipe:
@@ -109,19 +111,36 @@ class Programs:
 
     def progs(self, s: str, features: Feature) -> list[int]:
         """Set `s`'s program fds by slot for `features`, loaded now if they were not yet."""
-        if (s, features) not in self._progs:
-            prefix, kind = _PROGRAMS[s][1][features], _PROGRAMS[s][3]
-            fds: list[int] = []
-            try:
-                for slot in range(self.nifaces):
-                    name = f"{prefix}{slot}"
-                    fds.append(load_prog(name, self._image.progs[name], self._image.license, self._fds))
-            except OSError as exc:
-                for fd in fds:
-                    os.close(fd)
-                raise BptrafError(f"the kernel refused the {_KINDS[kind]} program {name}: {exc.strerror}") from None
-            self._progs[s, features] = fds
+        self.load([(s, features)])
         return self._progs[s, features]
+
+    def load(self, wanted: list[tuple[str, Feature]]) -> None:
+        """Load the programs of every (set, feature set) in `wanted` that is not loaded yet, for every slot.
+
+        The verifier is most of the cost, and runs for several privileged loads at once: one thread per
+        CPU loads them (ctypes lets go of the GIL in the call)."""
+        todo = [(s, f) for s, f in dict.fromkeys(wanted) if (s, f) not in self._progs]
+        names = [f"{_PROGRAMS[s][1][f]}{slot}" for s, f in todo for slot in range(self.nifaces)]
+        if not names:
+            return
+        with ThreadPoolExecutor(min(len(names), os.cpu_count() or 1)) as pool:
+            done = list(pool.map(self._load_one, names))
+        refused = next((r for r in done if isinstance(r, str)), None)
+        if refused is not None:
+            for fd in done:
+                if isinstance(fd, int):
+                    os.close(fd)
+            raise BptrafError(refused)
+        for i, key in enumerate(todo):
+            self._progs[key] = done[i * self.nifaces : (i + 1) * self.nifaces]
+
+    def _load_one(self, name: str) -> int | str:
+        """A program's fd, or why the kernel refused it."""
+        prog = self._image.progs[name]
+        try:
+            return load_prog(name, prog, self._image.license, self._fds)
+        except OSError as exc:
+            return f"the kernel refused the {_KINDS[_KIND_NAMES[prog.type]]} program {name}: {exc.strerror}"
 
     def loaded(self, s: str) -> tuple[Feature, ...]:
         """The feature sets of `s` whose programs are loaded, in the order they were."""
