@@ -10,35 +10,24 @@ import contextlib
 import ctypes
 import functools
 import importlib
-import platform
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bptraf import libbpf, limits, loader, netif, tcx, xdp
+from bptraf.build import check_headers as check_headers  # where it was
 from bptraf.counters import for_action, max_ifaces, size_labels
 from bptraf.errors import BptrafError, UsageError
 from bptraf.flows import TableState
-from bptraf.loader import FLOWS_MAX_DEFAULT, VARIANTS, Programs, check_bcc
+from bptraf.loader import FLOWS_MAX_DEFAULT, VARIANTS, Programs
 from bptraf.model import Attachment, Snapshot
 from bptraf.source import Feature, available, check
 
 if TYPE_CHECKING:
     from bptraf.flowarray import FlowArray
     from bptraf.flowtable import FlowTables
-
-
-def check_headers(release: str = platform.release()) -> None:
-    """bcc compiles against the running kernel's headers; say what to install when they are missing."""
-    if Path(f"/lib/modules/{release}/build").exists() or Path("/sys/kernel/kheaders.tar.xz").exists():
-        return
-    raise BptrafError(
-        f"kernel headers for {release} not found at /lib/modules/{release}/build: install "
-        f"linux-headers-{release}, or run `make setup`, which links the distribution's generic headers"
-    )
 
 
 class BpfSource:
@@ -92,8 +81,6 @@ class BpfSource:
             raise BptrafError("root is needed (or CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON): run bptraf with sudo")
         for name, ifindex in zip(self._names, ifindexes):
             xdp.refuse_if_taken(name, ifindex)
-        check_bcc()
-        check_headers()
         tx = ("egress",) if Feature.TX in self.features else ()
         limits.ensure_open_files(loader.open_files_needed(self._action, len(self._names), tx))
         warm = _importing("bptraf.flowtable") if Feature.FLOWS in self.features else None  # numpy, for flows

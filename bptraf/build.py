@@ -12,6 +12,7 @@ import ctypes
 import importlib.util
 import json
 import os
+import platform
 import re
 import select
 import signal
@@ -74,6 +75,16 @@ def check_bcc() -> None:
     """Fail early, with the install hint, without loading bcc (and LLVM) into this process."""
     if importlib.util.find_spec("bcc") is None:
         raise BptrafError(NO_BCC)
+
+
+def check_headers(release: str = platform.release()) -> None:
+    """bcc compiles against the running kernel's headers; say what to install when they are missing."""
+    if Path(f"/lib/modules/{release}/build").exists() or Path("/sys/kernel/kheaders.tar.xz").exists():
+        return
+    raise BptrafError(
+        f"kernel headers for {release} not found at /lib/modules/{release}/build: install "
+        f"linux-headers-{release}, or run `make setup`, which links the distribution's generic headers"
+    )
 
 
 def bcc_version() -> str:
@@ -166,6 +177,8 @@ def _failure(src: str, exc: str, said: str, flows_max: int) -> str:
 def build(recipe: Recipe, interrupted: Callable[[], bool] = lambda: False) -> bytes:
     """Compile `recipe` in a child; the Image's bytes. `interrupted` is polled while the child works:
     when it says so, the child is killed and Stopped raised, so a stop signal never waits on a compile."""
+    check_bcc()
+    check_headers()
     oom_before = limits.kills()
     # The child's stderr (bcc's compiler output, a crash) goes to a file read on failure: never onto
     # the terminal, and never from an orphan after bptraf is gone.
