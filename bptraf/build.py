@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bptraf import limits
 from bptraf.errors import BptrafError, Stopped
-from bptraf.image import Image, ImageError, MapSpec, ProgSpec, relocations
+from bptraf.image import ImageError, image_of
 from bptraf.kernel_src import kernel_dir
 
 _TIMEOUT_S = 120
@@ -109,26 +109,6 @@ def compile_bcc(bcc, recipe: Recipe):
             return bcc.BPF(text=recipe.text().encode(), cflags=recipe.cflags())
         except Exception as exc:  # bcc raises bare Exception; what went wrong it printed on stderr
             raise BptrafError(_failure(" and ".join(recipe.sources), str(exc), said(), recipe.flows_max)) from None
-
-
-def image_of(bcc, bpf, recipe: Recipe) -> Image:
-    """The entry points of `recipe` as bcc compiled them, and every map of the object."""
-    lib = bcc.libbcc.lib
-    lib.bpf_table_name.restype = ctypes.c_char_p
-    for fn in (lib.bpf_table_name, lib.bpf_table_fd_id, lib.bpf_table_key_size_id, lib.bpf_table_leaf_size_id):
-        fn.argtypes = [ctypes.c_void_p, ctypes.c_ulonglong]
-    lib.bpf_table_key_size_id.restype = lib.bpf_table_leaf_size_id.restype = ctypes.c_size_t
-    maps, by_fd = [], {}
-    for i in range(lib.bpf_num_tables(bpf.module)):
-        by_fd[lib.bpf_table_fd_id(bpf.module, i)] = i
-        maps.append(MapSpec(lib.bpf_table_name(bpf.module, i).decode(), lib.bpf_table_type_id(bpf.module, i),
-                            lib.bpf_table_key_size_id(bpf.module, i), lib.bpf_table_leaf_size_id(bpf.module, i),
-                            lib.bpf_table_max_entries_id(bpf.module, i), lib.bpf_table_flags_id(bpf.module, i)))  # fmt: skip
-    progs = {}
-    for name, kind in recipe.entries:
-        insns = bpf.dump_func(name.encode())
-        progs[name] = ProgSpec(getattr(bcc.BPF, kind), insns, relocations(insns, by_fd))
-    return Image(lib.bpf_module_license(bpf.module).decode(), tuple(maps), progs)
 
 
 @contextlib.contextmanager
@@ -258,7 +238,7 @@ def _child(recipe: Recipe) -> tuple[int, bytes]:
         bcc = import_bcc()
         bpf = compile_bcc(bcc, recipe)
         try:
-            return 0, image_of(bcc, bpf, recipe).to_bytes()
+            return 0, image_of(bcc, bpf, recipe.entries).to_bytes()
         finally:
             bpf.cleanup()
     except BptrafError as exc:

@@ -13,11 +13,12 @@ import ctypes
 import json
 import os
 import struct
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from bptraf import libbpf
 
-FORMAT = 1  # bumped whenever the bytes below change meaning
+FORMAT = 2  # bumped whenever the bytes below change meaning
 _LD_IMM64 = 0x18  # BPF_LD | BPF_IMM | BPF_DW: the instruction that carries a map fd
 _MAP_SOURCES = (1, 2)  # BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE
 _CALL = 0x85
@@ -36,6 +37,8 @@ class MapSpec:
     value_size: int
     max_entries: int
     flags: int
+    btf_key: int = 0  # type ids in the Image's BTF (bpftool prints entries by them), 0: none
+    btf_value: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,15 +53,18 @@ class Image:
     license: str
     maps: tuple[MapSpec, ...]
     progs: dict[str, ProgSpec]  # by entry-point name
+    btf: bytes = b""  # the types of the maps' keys and values, as the compiler described them
 
     def to_bytes(self) -> bytes:
-        """A JSON header line (formats, sizes, relocations), then every program's instructions back to back."""
-        offset, progs = 0, {}
+        """A JSON header line (formats, sizes, relocations), then the BTF and every program's
+        instructions, back to back."""
+        offset, progs = len(self.btf), {}
         for name, p in self.progs.items():
             progs[name] = {"type": p.type, "offset": offset, "size": len(p.insns), "relocs": p.relocs}
             offset += len(p.insns)
-        head = {"format": FORMAT, "license": self.license, "maps": [vars(m) for m in self.maps], "progs": progs}
-        return json.dumps(head).encode() + b"\n" + b"".join(p.insns for p in self.progs.values())
+        maps = [vars(m) for m in self.maps]
+        head = {"format": FORMAT, "license": self.license, "btf": len(self.btf), "maps": maps, "progs": progs}
+        return json.dumps(head).encode() + b"\n" + self.btf + b"".join(p.insns for p in self.progs.values())
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Image:
@@ -75,7 +81,10 @@ class Image:
                 if len(insns) != p["size"] or p["size"] % _INSN or any(m >= len(maps) for _i, m in relocs):
                     raise ImageError(f"{name}: truncated or inconsistent")
                 progs[name] = ProgSpec(int(p["type"]), insns, relocs)
-            return cls(str(head["license"]), maps, progs)
+            btf = blob[: head["btf"]]
+            if len(btf) != head["btf"]:
+                raise ImageError("truncated")
+            return cls(str(head["license"]), maps, progs, btf)
         except (ValueError, KeyError, TypeError) as exc:
             raise ImageError(str(exc)) from None
 
@@ -103,6 +112,33 @@ def patched(prog: ProgSpec, map_fds: list[int]) -> bytes:
     for i, m in prog.relocs:
         struct.pack_into("<i", insns, i * _INSN + 4, map_fds[m])
     return bytes(insns)
+
+
+def image_of(bcc, bpf, entries: tuple[tuple[str, str], ...]) -> Image:
+    """`entries` ((name, program type) pairs) as bcc object `bpf` compiled them, and every map of the object."""
+    lib = bcc.libbcc.lib
+    lib.bpf_table_name.restype = ctypes.c_char_p
+    for fn in (lib.bpf_table_name, lib.bpf_table_fd_id, lib.bpf_table_key_size_id, lib.bpf_table_leaf_size_id):
+        fn.argtypes = [ctypes.c_void_p, ctypes.c_ulonglong]
+    lib.bpf_table_key_size_id.restype = lib.bpf_table_leaf_size_id.restype = ctypes.c_size_t
+    maps, by_fd, btf_ids = [], {}, set()
+    for i in range(lib.bpf_num_tables(bpf.module)):
+        fd = lib.bpf_table_fd_id(bpf.module, i)
+        by_fd[fd] = i
+        btf_id, key, value = map_btf(fd)  # bcc types the maps with its own BTF, where the kernel takes it
+        btf_ids.add(btf_id)
+        maps.append(MapSpec(lib.bpf_table_name(bpf.module, i).decode(), lib.bpf_table_type_id(bpf.module, i),
+                            lib.bpf_table_key_size_id(bpf.module, i), lib.bpf_table_leaf_size_id(bpf.module, i),
+                            lib.bpf_table_max_entries_id(bpf.module, i), lib.bpf_table_flags_id(bpf.module, i),
+                            key, value))  # fmt: skip
+    btf = btf_data(btf_ids.pop()) if len(btf_ids) == 1 and 0 not in btf_ids else b""
+    if not btf:  # none, or not one for all: the maps go untyped
+        maps = [replace(m, btf_key=0, btf_value=0) for m in maps]
+    progs = {}
+    for name, kind in entries:
+        insns = bpf.dump_func(name.encode())
+        progs[name] = ProgSpec(getattr(bcc.BPF, kind), insns, relocations(insns, by_fd))
+    return Image(lib.bpf_module_license(bpf.module).decode(), tuple(maps), progs, btf)
 
 
 # -- the kernel side (libbpf) ---------------------------------------------------------------------
@@ -140,11 +176,13 @@ class _ProgLoadOpts(ctypes.Structure):
 _LOG_SIZE = 1 << 20  # verifier log kept from a refused program, for its last lines
 
 
-def create_map(spec: MapSpec) -> int:
-    """A new map as `spec` says; its fd."""
+def create_map(spec: MapSpec, btf_fd: int = -1) -> int:
+    """A new map as `spec` says (its key and value typed by the BTF `btf_fd`, if one); its fd."""
     so = libbpf.lib()
     so.bpf_map_create.argtypes = [ctypes.c_int, ctypes.c_char_p] + [ctypes.c_uint32] * 3 + [ctypes.c_void_p]
     opts = _MapCreateOpts(sz=ctypes.sizeof(_MapCreateOpts), map_flags=spec.flags)
+    if btf_fd >= 0 and spec.btf_value:
+        opts.btf_fd, opts.btf_key_type_id, opts.btf_value_type_id = btf_fd, spec.btf_key, spec.btf_value
     name = spec.name[:15].encode()  # BPF_OBJ_NAME_LEN, as bcc names them
     fd = so.bpf_map_create(spec.type, name, spec.key_size, spec.value_size, spec.max_entries, ctypes.byref(opts))
     code = libbpf._errno(fd)
@@ -170,3 +208,42 @@ def load_prog(name: str, prog: ProgSpec, license: str, map_fds: list[int]) -> in
         said = [line for line in log.value.decode(errors="replace").splitlines() if line.strip()]
         raise OSError(code, os.strerror(code) + (f" ({said[-1].strip()})" if said else ""))
     return fd
+
+
+def load_btf(data: bytes) -> int:
+    """The fd of `data` loaded as BTF."""
+    so = libbpf.lib()
+    so.bpf_btf_load.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_void_p]
+    fd = so.bpf_btf_load(data, len(data), None)
+    code = libbpf._errno(fd)
+    if code:
+        raise OSError(code, os.strerror(code))
+    return fd
+
+
+def _info(fd: int, size: int, fill: Callable[[ctypes.Array], None] = lambda _b: None) -> ctypes.Array:
+    so = libbpf.lib()
+    so.bpf_obj_get_info_by_fd.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_uint32)]
+    buf = ctypes.create_string_buffer(size)
+    fill(buf)
+    n = ctypes.c_uint32(size)
+    libbpf._check(so.bpf_obj_get_info_by_fd(fd, buf, ctypes.byref(n)), "object info")
+    return buf
+
+
+def map_btf(map_fd: int) -> tuple[int, int, int]:
+    """(BTF id, key type id, value type id) of a map, from the kernel's bpf_map_info; zeros without BTF."""
+    return struct.unpack_from("<III", _info(map_fd, 88), 64)
+
+
+def btf_data(btf_id: int) -> bytes:
+    """The raw BTF the kernel holds as `btf_id` (bpf_btf_info: a buffer, its size)."""
+    so = libbpf.lib()
+    fd = libbpf._check(so.bpf_btf_get_fd_by_id(ctypes.c_uint32(btf_id)), "BTF by id")
+    try:
+        size = struct.unpack_from("<I", _info(fd, 32), 8)[0]
+        data = ctypes.create_string_buffer(size)
+        _info(fd, 32, lambda b: struct.pack_into("<QI", b, 0, ctypes.addressof(data), size))
+        return data.raw
+    finally:
+        os.close(fd)

@@ -5,6 +5,7 @@ the maps are created and only the programs asked for are loaded, the others when
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +16,7 @@ from bptraf.build import bcc_version as bcc_version
 from bptraf.build import check_bcc as check_bcc
 from bptraf.build import import_bcc as import_bcc
 from bptraf.errors import BptrafError
-from bptraf.image import Image, ImageError, create_map, load_prog
+from bptraf.image import Image, ImageError, create_map, load_btf, load_prog
 from bptraf.source import Feature
 
 FLOWS_MAX_DEFAULT = 16384
@@ -94,15 +95,21 @@ class Programs:
         self.nifaces = nifaces
         self._progs: dict[tuple[str, Feature], list[int]] = {}
         self._fds: list[int] = []
+        btf = -1
         try:
+            with contextlib.suppress(OSError):  # a kernel that refuses it gets untyped maps
+                btf = load_btf(found.btf) if found.btf else -1
             for spec in found.maps:
                 try:
-                    self._fds.append(create_map(spec))
+                    self._fds.append(create_map(spec, btf))
                 except OSError as exc:
                     raise BptrafError(map_failure(spec.name, exc.strerror or str(exc), flows_max)) from None
         except BaseException:
             self.close()
             raise
+        finally:
+            if btf >= 0:
+                os.close(btf)  # the maps hold it now
         self._by_name = {spec.name: fd for spec, fd in zip(found.maps, self._fds)}
 
     def maps(self, s: str) -> dict[str, int]:

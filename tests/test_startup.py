@@ -27,9 +27,9 @@ def ld_map(fd: int) -> bytes:
 
 
 def small_image() -> Image:
-    maps = (MapSpec("a", 2, 4, 8, 1, 0), MapSpec("b", 1, 16, 32, 64, 1))
+    maps = (MapSpec("a", 2, 4, 8, 1, 0, 1, 2), MapSpec("b", 1, 16, 32, 64, 1))
     insns = ld_map(7) + ld_map(9) + EXIT
-    return Image("GPL", maps, {"p0": ProgSpec(6, insns, ((0, 0), (2, 1))), "p1": ProgSpec(3, EXIT, ())})
+    return Image("GPL", maps, {"p0": ProgSpec(6, insns, ((0, 0), (2, 1))), "p1": ProgSpec(3, EXIT, ())}, b"btf")
 
 
 # -- the Image, without the kernel -------------------------------------------------------------
@@ -45,7 +45,7 @@ def test_bytes_that_are_no_image_of_this_format_are_refused(damage):
     if damage == "truncated":
         data = data[:-4]
     elif damage == "format":
-        data = head.replace(b'"format": 1', b'"format": 0') + b"\n" + blob
+        data = head.replace(f'"format": {image.FORMAT}'.encode(), b'"format": 0') + b"\n" + blob
     elif damage == "garbage":
         data = b"\x00\x01not json\n" + blob
     else:
@@ -160,6 +160,7 @@ def _counted(src) -> int:
 def test_only_the_programs_in_use_are_loaded_and_the_others_when_switched_on(lab, monkeypatch, tmp_path):
     with _source(lab, monkeypatch, tmp_path) as src:
         assert src._programs.loaded("pass") == (Feature.NONE,)
+        assert image.map_btf(src._maps["flows4"])[2] != 0  # typed, so bpftool prints entries by field
         lab.send([UDP] * 3)
         assert wait_for(lambda: _counted(src) == 3)
         src.set_features(Feature.SIZES)
