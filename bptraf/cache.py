@@ -15,6 +15,7 @@ import json
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
 
 from bptraf import image
@@ -96,7 +97,9 @@ def put(name: str, data: bytes) -> None:
 
 
 def _prune(where: Path) -> None:
+    """Keep the KEEP most recently used entries, and no half-written one from a run that was killed."""
     entries = sorted((p for p in where.iterdir() if not p.name.startswith(".")), key=lambda p: p.stat().st_mtime)
-    for old in entries[:-KEEP]:
+    stale = [p for p in where.glob(".new-*") if p.stat().st_mtime < time.time() - 3600]
+    for old in entries[:-KEEP] + stale:
         with contextlib.suppress(OSError):
             old.unlink()

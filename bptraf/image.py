@@ -78,7 +78,8 @@ class Image:
             for name, p in head["progs"].items():
                 insns = blob[p["offset"] : p["offset"] + p["size"]]
                 relocs = tuple((int(i), int(m)) for i, m in p["relocs"])
-                if len(insns) != p["size"] or p["size"] % _INSN or any(m >= len(maps) for _i, m in relocs):
+                fits = all(0 <= m < len(maps) and 0 <= i < p["size"] // _INSN - 1 for i, m in relocs)
+                if len(insns) != p["size"] or p["size"] % _INSN or not fits:
                     raise ImageError(f"{name}: truncated or inconsistent")
                 progs[name] = ProgSpec(int(p["type"]), insns, relocs)
             btf = blob[: head["btf"]]

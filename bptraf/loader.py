@@ -147,7 +147,8 @@ class Programs:
         try:
             return load_prog(name, prog, self._image.license, self._fds)
         except OSError as exc:
-            return f"the kernel refused the {_KINDS[_KIND_NAMES[prog.type]]} program {name}: {exc.strerror}"
+            kind = _KINDS.get(_KIND_NAMES.get(prog.type, ""), "BPF")
+            return f"the kernel refused the {kind} program {name}: {exc.strerror}"
 
     def loaded(self, s: str) -> tuple[Feature, ...]:
         """The feature sets of `s` whose programs are loaded, in the order they were."""

@@ -38,7 +38,7 @@ def test_an_image_comes_back_from_its_bytes_as_it_was():
     assert Image.from_bytes(img.to_bytes()) == img
 
 
-@pytest.mark.parametrize("damage", ["truncated", "format", "garbage", "map index"])
+@pytest.mark.parametrize("damage", ["truncated", "format", "garbage", "map index", "instruction index"])
 def test_bytes_that_are_no_image_of_this_format_are_refused(damage):
     data = small_image().to_bytes()
     head, _, blob = data.partition(b"\n")
@@ -48,8 +48,10 @@ def test_bytes_that_are_no_image_of_this_format_are_refused(damage):
         data = head.replace(f'"format": {image.FORMAT}'.encode(), b'"format": 0') + b"\n" + blob
     elif damage == "garbage":
         data = b"\x00\x01not json\n" + blob
-    else:
+    elif damage == "map index":
         data = head.replace(b'"relocs": [[0, 0], [2, 1]]', b'"relocs": [[0, 0], [2, 5]]') + b"\n" + blob
+    else:  # the last instruction cannot start a two-instruction load
+        data = head.replace(b'"relocs": [[0, 0], [2, 1]]', b'"relocs": [[0, 0], [4, 1]]') + b"\n" + blob
     with pytest.raises(ImageError):
         Image.from_bytes(data)
 
@@ -97,9 +99,11 @@ def test_a_cache_others_can_write_to_is_not_trusted(tmp_path, monkeypatch):
 
 def test_the_cache_keeps_the_most_recent_entries(tmp_path, monkeypatch):
     monkeypatch.setenv(cache.ENV, str(tmp_path))
+    (tmp_path / ".new-killed").write_bytes(b"half")  # a write a killed run left
+    os.utime(tmp_path / ".new-killed", (1, 1))
     for i in range(cache.KEEP + 3):
         cache.put(f"k{i}", b"x")
-        os.utime(tmp_path / f"k{i}", (i, i))
+        os.utime(tmp_path / f"k{i}", (i + 2, i + 2))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"k{i}" for i in range(3, cache.KEEP + 3))
 
 
