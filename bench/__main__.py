@@ -73,6 +73,9 @@ def main() -> None:
         help="only the in-kernel costs per packet (test runs of the RX and egress programs, the flow update, "
         "egress bpf_stats), into kernel.{json,md}",
     )
+    p.add_argument(
+        "--startup", action="store_true", help="only start to first sample, cached and not (printed, not written)"
+    )
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench: run as root (it creates a netns and attaches XDP programs)")
@@ -87,6 +90,10 @@ def main() -> None:
         return
     if args.kernel:
         run_kernel(args)
+        return
+    if args.startup:
+        with Testbed() as tb:
+            print(json.dumps(userspace.startup(tb, args.repeats), indent=2))
         return
 
     if shutil.which("tcpdump") is None:  # scripts/bench installs it; without it, the comparison is left out
@@ -122,9 +129,8 @@ def main() -> None:
         }
         print("bench: the TUI with --sizes --flows under 16 flows", flush=True)
         results["tui_flows"] = userspace.tui_cost(tb.rx, tb.in_ns)
-        results["first_sample"] = userspace.first_sample(tb.rx)
-        print("bench: start-up, 8 interfaces, --flows --sizes", flush=True)
-        results["first_sample_8"] = userspace.first_sample_many(tb, 8, ("--flows", "--sizes"))
+        print("bench: start-up, 1 and 8 interfaces, programs cached and compiled afresh", flush=True)
+        results.update(userspace.startup(tb, args.repeats))
         print("bench: flow flood", flush=True)
         results["flood"] = flowbench.flood(tb)
     print("bench: verifier", flush=True)

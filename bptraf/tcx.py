@@ -10,7 +10,7 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bptraf import libbpf
 from bptraf.errors import BptrafError
@@ -29,10 +29,13 @@ def variant(features: Feature) -> Feature:
 
 
 class Egress:
-    """The egress programs (by feature set, one per slot) and their map; attach() hangs them on the
-    watched interfaces, slot i on the i-th."""
+    """The egress programs and their map, both owned by the caller (`progs` gives a feature set's
+    program fds by slot, loading them when first asked); attach() hangs them on the watched
+    interfaces, slot i on the i-th."""
 
-    def __init__(self, progs: dict[Feature, list[int]], maps: dict[str, int], ncounters: int, nsizes: int) -> None:
+    def __init__(
+        self, progs: Callable[[Feature], list[int]], maps: dict[str, int], ncounters: int, nsizes: int
+    ) -> None:
         self._progs = progs
         self._map = maps["stats"]
         self._links: list[int] = []  # link fd by slot, while attached
@@ -45,7 +48,7 @@ class Egress:
 
     def attach(self, ifindexes: Sequence[int], names: Sequence[str], features: Feature, ncpus: int) -> None:
         """Count from zero on every interface; raises TcxMissing where the kernel has no tcx."""
-        progs = self._progs[variant(features)]
+        progs = self._progs(variant(features))
         try:
             for slot, (ifindex, name) in enumerate(zip(ifindexes, names)):
                 libbpf.map_zero(self._map, slot, self._stride * 8 * ncpus)
@@ -70,8 +73,9 @@ class Egress:
 
     def swap(self, features: Feature) -> None:
         """Put the program built for `features` behind every link; counting never stops."""
+        progs = self._progs(variant(features))
         for slot, link in enumerate(self._links):
-            libbpf.link_update(link, self._progs[variant(features)][slot])
+            libbpf.link_update(link, progs[slot])
 
     def detach(self) -> None:
         while self._links:
@@ -96,12 +100,5 @@ class Egress:
         }
 
     def close(self) -> None:
-        """Detach, then free the programs and the map; safe to call twice."""
+        """Detach; safe to call twice. The programs and the map are the caller's to free."""
         self.detach()
-        for fds in self._progs.values():
-            for fd in fds:
-                os.close(fd)
-        self._progs = {}
-        if self._map >= 0:
-            os.close(self._map)
-            self._map = -1

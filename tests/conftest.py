@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Every bptraf a test starts compiles, as on a first run: the tests of a stalled, killed or starved
+# loader need its child, and no test finds what another one left in a cache (tests/test_startup.py
+# turns the cache on, each time in a directory of its own).
+os.environ["BPTRAF_CACHE_DIR"] = ""
 
 
 def _bpf_missing() -> str | None:

@@ -50,7 +50,7 @@ def loader_child(proc: subprocess.Popen, timeout: float = 20.0) -> psutil.Proces
     found: list[psutil.Process] = []
 
     def look() -> bool:
-        found[:] = [c for c in psutil.Process(proc.pid).children() if "bptraf.loader" in " ".join(c.cmdline())]
+        found[:] = [c for c in psutil.Process(proc.pid).children() if "bptraf.build" in " ".join(c.cmdline())]
         return bool(found)
 
     assert wait_for(look, timeout=timeout), "no loader child appeared"
