@@ -76,6 +76,7 @@ def main() -> None:
     p.add_argument(
         "--startup", action="store_true", help="only start to first sample, cached and not (printed, not written)"
     )
+    p.add_argument("--tui", action="store_true", help="only the TUI's cost under 16 flows, into tui.{json,md}")
     args = p.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("bench: run as root (it creates a netns and attaches XDP programs)")
@@ -94,6 +95,9 @@ def main() -> None:
     if args.startup:
         with Testbed() as tb:
             print(json.dumps(userspace.startup(tb, args.repeats), indent=2))
+        return
+    if args.tui:
+        run_tui(args)
         return
 
     if shutil.which("tcpdump") is None:  # scripts/bench installs it; without it, the comparison is left out
@@ -174,6 +178,16 @@ def run_kernel(args) -> None:
     )
     text += "\n" + egress.render(results["egress"])
     (args.out / "kernel.md").write_text(text)
+
+
+def run_tui(args) -> None:
+    """The TUI's cost alone (--sizes --flows, 16 flows, 120x40): bench/tui.json and bench/tui.md."""
+    with Testbed() as tb:
+        results = {"machine": machine(), **userspace.tui_cost(tb.rx, tb.in_ns, args.repeats)}
+    (args.out / "tui.json").write_text(json.dumps(results, indent=2) + "\n")
+    m = results["machine"]
+    text = f"{m['date']} · {m['cpu']} · {m['cores']} cores · kernel {m['kernel']}\n\n" + userspace.render_tui(results)
+    (args.out / "tui.md").write_text(text)
     print(text)
 
 
