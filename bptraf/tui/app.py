@@ -10,7 +10,7 @@ import asyncio
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -30,6 +30,13 @@ from bptraf.tui.sysinfo import SystemInfo
 from bptraf.tui.widgets.counters import CountersTable, TableView
 from bptraf.tui.widgets.flows import FlowsView
 from bptraf.tui.widgets.header import Banner, Header, HeaderState, Hook, banner_text
+
+
+@dataclass(frozen=True)
+class Found:
+    header: Header
+    tabs: TabbedContent
+    panels: tuple[IfacePanel, ...]  # in tab order: panels[i] is tab "if{i}"
 
 
 class BptrafApp(KeyActions, App[None]):
@@ -125,10 +132,20 @@ class BptrafApp(KeyActions, App[None]):
         replay = ""
         if self.replay:
             replay = f"replay {self.speed:g}x · {self.replay.when()}" + (" · end" if self.replay.exhausted else "")
-        for header in self.query(Header):  # none while the app shuts down and a timer still fires
-            header.state = HeaderState(
+        if (found := self._found()) is not None:  # none while the app shuts down and a timer still fires
+            found.header.state = HeaderState(
                 self._hooks, self.interval, int(self._mono() - self.started), self.source.ncpus, self.paused, replay
             )
+
+    def _found(self) -> Found | None:
+        """The widgets fed per sample, queried once (a DOM query per sample cost CPU); None once the app
+        is closing."""
+        if self._widgets is None:
+            tabs = self.query(TabbedContent)
+            if not tabs:
+                return None
+            self._widgets = Found(self.query_one(Header), tabs.first(), tuple(self.query(IfacePanel)))
+        return self._widgets if self._widgets.tabs.is_attached else None
 
     # -- sampling -------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, name="sampler")
@@ -189,17 +206,16 @@ class BptrafApp(KeyActions, App[None]):
             self.set_timer(wait, self._redraw)
 
     _flows: tuple | None = None
+    _widgets: Found | None = None
     _evicted = 0  # flows evicted from a full flow table since start
 
     def _redraw(self) -> None:
         self._redraw_pending = False
         self._last_draw = self._mono()
-        tabs = self.query(TabbedContent)
-        if not tabs:
+        if (found := self._found()) is None:
             return  # shutting down
-        active = tabs.first().active or "if0"
-        i = int(active[2:])
-        panel = self.query_one(f"#panel{i}", IfacePanel)  # only the visible interface is drawn
+        i = int((found.tabs.active or "if0")[2:])
+        panel = found.panels[i]  # only the visible interface is drawn
         flows = self._flows[i] if self._flows is not None and i < len(self._flows) else None
         view = PanelView(
             self.view.table,

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
 from textual.widgets import Static
 
 from bptraf.flows import FlowRate
@@ -29,6 +30,17 @@ MIN_TABLE = 4  # the header and three rows; the cursor scrolls the rest
 KERNEL_LINES = 2  # the kernel view when narrow: RX and TX, then errors
 HISTORY_WANT = 10  # two rows of plots of 5 lines: title, three of graph, the time axis
 FLOWS_WANT = 6
+
+
+@dataclass(frozen=True)
+class Parts:
+    table: CountersTable
+    kernel: Kernel
+    percpu: tuple[PerCpu, ...]  # none for a replayed log
+    sizes: Sizes | None
+    flows: Flows
+    plots: dict[tuple[str, str], Plot]  # ("all" | "sel", "pps" | "bps")
+    col_sel: Widget
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ class IfacePanel(Vertical):
         self.version = 0
         self._fit = 0
         self._bytes_mode = False
+        self._parts: Parts | None = None
 
     def compose(self) -> ComposeResult:
         a = self.board.attachment
@@ -78,6 +91,22 @@ class IfacePanel(Vertical):
                 yield Plot(classes="sel-bps")
         yield Flows(classes="flows")
 
+    @property
+    def parts(self) -> Parts:
+        """The widgets fed each sample, found once: a DOM query per widget per sample was a good part
+        of the TUI's CPU."""
+        if self._parts is None:
+            self._parts = Parts(
+                self.query_one(CountersTable),
+                self.query_one(Kernel),
+                tuple(self.query(PerCpu)),
+                self.query_one(Sizes) if self.board.attachment.sizes else None,
+                self.query_one(Flows),
+                {(w, k): self.query_one(f".{w}-{k}", Plot) for w in ("all", "sel") for k in ("pps", "bps")},
+                self.query_one(".col-sel"),
+            )
+        return self._parts
+
     def on_resize(self) -> None:
         self.fit_table()
 
@@ -85,10 +114,10 @@ class IfacePanel(Vertical):
         """Give the counters table the rows the plots (and flows, when on) leave, never fewer than
         MIN_TABLE nor more than it has: the cursor scrolls what does not fit. The side panels sit
         under the table when narrow, beside it when wide."""
-        table = self.query_one(CountersTable)
+        table, panel = self.parts.table, self.parts.flows
         narrow = self.screen.has_class("-narrow")
         side = KERNEL_LINES + (lines_needed(self.board.ncpus) if self.board.ncpus else 0) if narrow else 0
-        flows = FLOWS_WANT if self.query_one(Flows).display and not self.query_one(Flows).has_class("-note") else 0
+        flows = FLOWS_WANT if panel.display and not panel.has_class("-note") else 0
         room = self.size.height - 1 - side - HISTORY_WANT - flows
         fit = max(MIN_TABLE, min(room, table.row_count + 1))
         if fit != self._fit:
@@ -99,26 +128,26 @@ class IfacePanel(Vertical):
     def _picked(self, event: RowTable.Highlighted) -> None:
         """The cursor moved to another counter: the second plot follows it at once."""
         event.stop()
-        self.show_plots(self._bytes_mode, self.query_one(CountersTable).selected())
+        self.show_plots(self._bytes_mode, self.parts.table.selected())
 
     def show(self, view: PanelView, flows: tuple[FlowRate, ...] | None, name: Callable[[str], str] = str) -> None:
         """Hand every widget its state for the board's latest interval."""
         b = self.board
         self.version += 1
         self._bytes_mode = view.table.bytes_mode
-        table = self.query_one(CountersTable)
+        parts = self.parts
+        table = parts.table
         table.show(b, view.table)
-        for bars in self.query(PerCpu):
+        for bars in parts.percpu:
             bars.cpu_pps = b.last.cpu_pps if b.last else ()
-        if b.attachment.sizes:
-            sizes = self.query_one(Sizes)
+        if (sizes := parts.sizes) is not None:
             if sizes.display != view.sizes_on:
                 sizes.display = view.sizes_on
             sizes.counts = b.last.sizes if b.last and b.last.sizes else ()
         missing = "not in a replayed log" if b.attachment.mode == "replay" else "waiting for a second read"
-        self.query_one(Kernel).view = KernelView(b.nic, b.pps(0), view.table.bytes_mode, missing)
+        parts.kernel.view = KernelView(b.nic, b.pps(0), view.table.bytes_mode, missing)
         self.show_plots(view.table.bytes_mode, table.selected())
-        panel = self.query_one(Flows)
+        panel = parts.flows
         shown = flows is not None or bool(view.flows.note)
         if panel.display != shown:
             panel.display = shown
@@ -138,8 +167,8 @@ class IfacePanel(Vertical):
             per = list(bits) if scale == 1 else [v / scale for v in bits]
             for kind, values, u in (("pps", b.pps_history[c.index], "pps"), ("bps", per, unit)):
                 series = Series(c.label, u, now, WINDOW_S, b.times, b.periods, values, self.version)
-                self.query_one(f".{where}-{kind}", Plot).show(series)
+                self.parts.plots[where, kind].show(series)
         # `all` picked: one column of plots says it all; the second would be a copy.
-        col = self.query_one(".col-sel")
+        col = self.parts.col_sel
         if col.display != (sel.index != 0):
             col.display = sel.index != 0
