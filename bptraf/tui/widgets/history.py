@@ -6,6 +6,8 @@ so a plot costs a few hundred microseconds a frame whatever the terminal size.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +21,6 @@ from bptraf.tui.widgets.text import ChangedLines
 from bptraf.units import rate
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
-GLYPHS = np.array([*BLOCKS, " "])  # by eighths filled, then one for no data
 LABEL_W = 10  # the y axis labels: `20.00 Kpps`
 STYLES = {  # pps and bps told apart at a glance: colour and unit
     "pps": Style(color="green"),
@@ -63,15 +64,22 @@ def columns(series: Series, ncols: int) -> list[float | None]:
     if not n:
         return [None] * ncols
     per_col = series.window_s / ncols
-    t = np.fromiter(series.times, float, n)
-    start = t - np.fromiter(series.periods, float, n)
-    end = np.maximum(start, t - 1e-9)
     shift = ncols - 1 - math.floor(series.now / per_col)
+    # Intervals are in time order: those ending a slot or more before the first column cannot show,
+    # and only the rest is taken out of the history (a float into numpy costs more than the math).
+    i = bisect.bisect_left(series.times, (-shift - 1) * per_col, hi=n)
+
+    def tail(seq: Sequence[float]) -> np.ndarray:
+        return np.fromiter(itertools.islice(seq, i, n), float, n - i)
+
+    t = tail(series.times)
+    start = t - tail(series.periods)
+    end = np.maximum(start, t - 1e-9)
     first = np.maximum(np.floor(start / per_col).astype(np.int64) + shift, 0)
     last = np.minimum(np.floor(end / per_col).astype(np.int64) + shift, ncols - 1)
     keep = first <= last
     first, last = first[keep], last[keep]
-    values = np.fromiter(series.values, float, n)[keep]
+    values = tail(series.values)[keep]
     # Every (slot, value) an interval covers: most intervals cover one slot, a long one several.
     spans = last - first + 1
     offsets = np.arange(int(spans.sum())) - np.repeat(np.cumsum(spans) - spans, spans)
@@ -122,13 +130,9 @@ def plot_lines(series: Series | None, width: int, height: int) -> list[Line]:
     if rows >= 4 and rows % 2 == 0:
         labels[rows // 2 - 1] = rate(top / 2, series.unit)  # that row's bottom edge is half the scale
     scale = rows * 8 / top
-    values = np.array([math.nan if c is None else c for c in cols])
-    floors = np.array([(rows - 1 - r) / rows * top for r in range(rows)])  # each row's bottom edge
-    # Eighths of a cell each column fills in each row (nan where nothing was measured), then a glyph.
-    eighths = np.rint((values[None, :] - floors[:, None]) * scale)
-    glyphs = np.where(np.isnan(eighths), len(BLOCKS), np.clip(np.nan_to_num(eighths), 0, 8)).astype(np.int64)
     for r in range(rows):
-        cells = "".join(GLYPHS[glyphs[r]].tolist())
+        floor = (rows - 1 - r) / rows * top  # the value at this row's bottom edge
+        cells = "".join(" " if c is None else BLOCKS[max(0, min(int(round((c - floor) * scale)), 8))] for c in cols)
         label = labels.get(r, "")
         out.append(((f"{label:>{LABEL_W}}┤" if label else " " * LABEL_W + "│", AXIS), (cells, style)))
     if height >= 3:
