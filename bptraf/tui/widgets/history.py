@@ -161,7 +161,8 @@ class Plot(ChangedLines):
         if series == self.series:
             return
         self.series = series
-        self.take(plot_lines(series, self.size.width, self.size.height))
+        width, height = self.size
+        self.take(plot_lines(series, width, height))
 
     def on_resize(self) -> None:
         self._lines, self._strips = plot_lines(self.series, self.size.width, self.size.height), {}

@@ -111,11 +111,15 @@ class RowTable(Widget, can_focus=True):
             self.refresh(layout=True)
         elif self._painted != self._view():
             self.refresh()
-        else:  # the same rows in place: repaint only those whose text changed
-            for y in range(1, self.size.height):
-                i = self.top + y - 1
-                if i < len(texts) and texts[i] != old[i]:
-                    self.refresh(Region(0, y, self.size.width, 1))
+        else:  # the same rows in place: repaint only those whose text changed, in one call
+            width, height = self.size  # a widget's size is looked up through the screen: once
+            changed = [
+                Region(0, y, width, 1)
+                for y, i in enumerate(range(self.top, min(self.top + height - 1, len(texts))), 1)
+                if texts[i] != old[i]
+            ]
+            if changed:
+                self.refresh(*changed)
 
     @property
     def row_count(self) -> int:

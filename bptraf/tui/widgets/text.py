@@ -31,11 +31,13 @@ class ChangedLines(Widget):
             self._lines, self._strips = new, {}
             self.refresh()
             return
-        for y, (old, line) in enumerate(zip(self._lines, new)):
-            if old != line:
-                self._strips.pop(y, None)
-                self.refresh(Region(0, y, self.size.width, 1))
+        changed = [y for y, (old, line) in enumerate(zip(self._lines, new)) if old != line]
+        for y in changed:
+            self._strips.pop(y, None)
         self._lines = new
+        if changed:  # one refresh for all: each call has a cost of its own, and so has self.size
+            width = self.size.width
+            self.refresh(*(Region(0, y, width, 1) for y in changed))
 
 
 class TextLines(ChangedLines):
