@@ -196,6 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     source = stream = exporter = None
     code = EXIT_OK
+    tui_ran = False
     try:
         replay = _replay_source(args) if args.replay else None
         mode = output_mode(args, stdout_open and os.isatty(1) and os.isatty(0))
@@ -220,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if mode == "quiet":
             _run_quiet(source, args, stops)
         elif mode == "tui":
+            tui_ran = True
             _run_tui(source, args, stops, replay)
         else:
             _run_lines(source, args, opts, stream, stops)
@@ -245,7 +247,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     while signal.sigtimedwait(STOP_SIGNALS, 0) is not None:
         pass
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    if tui_ran and argv is None:  # run as the program, not called by a test
+        _leave(code)
     return code
+
+
+def _leave(code: int) -> None:
+    """End the process now, all detached and written: after the TUI, the interpreter's own teardown
+    (unloading Textual's modules) takes about a second of CPU, and a closed terminal must see bptraf
+    gone within 2 s."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
 
 
 def _fail(exc: BptrafError) -> int:

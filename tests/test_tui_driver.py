@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import pty
+import signal
 import threading
 import time
 
 from textual.drivers._writer_thread import WriterThread
 
-from bptraf.tui.driver import CLOSE_GRACE_S, TerminalFile
+from bptraf.tui.driver import CLOSE_GRACE_S, TerminalDriver, TerminalFile
 
 
 def test_a_closed_terminal_ends_output_not_the_writer():
@@ -53,3 +54,21 @@ def test_output_reaches_a_live_terminal():
     assert os.read(master, 100) == b"hello screen"
     os.close(master)
     os.close(slave)
+
+
+async def test_sigcont_resumes_only_after_a_suspend(monkeypatch):
+    """A terminal that hangs up sends SIGCONT with SIGHUP: that one must not restart the screen (on the
+    dead terminal it started a second input thread spinning on end of file, slowing the exit)."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTSTP, signal.SIGCONT)}
+    try:
+        driver = TerminalDriver(app=None)
+        resumed = []
+        monkeypatch.setattr(driver, "resume_application_mode", lambda: resumed.append(True))
+        driver._sigcont_application()
+        assert resumed == []
+        driver._must_signal_resume = True  # what a SIGTSTP (a real suspend) leaves
+        driver._sigcont_application()
+        assert resumed == [True]
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)

@@ -81,6 +81,13 @@ class TerminalDriver(LinuxDriver):
         self.terminal = TerminalFile(self.fd)
         self._file = self.terminal
 
+    def _sigcont_application(self, *args) -> None:
+        # A terminal that hangs up sends SIGCONT with SIGHUP, and Textual restarts application mode on
+        # any SIGCONT: on the dead terminal that started a second input thread, spinning on end of file,
+        # and a second writer, slowing the exit. Only a SIGCONT after a SIGTSTP (a real suspend) resumes.
+        if self._must_signal_resume:
+            super()._sigcont_application(*args)
+
     def stop_application_mode(self) -> None:
         self.terminal.closing.set()
         super().stop_application_mode()
