@@ -11,7 +11,7 @@ import pytest
 from fakes import FakeSource, attachment
 
 from bptraf.flowarray import FlowArray
-from bptraf.flows import TableState, group, top
+from bptraf.flows import TableState, from_table, group, top
 from bptraf.flowtable import KEY4, KEY6, VALUE, decode
 from bptraf.sampler import Sampler
 from bptraf.source import Feature
@@ -200,3 +200,71 @@ def test_kernel_rows_group_of_nothing_is_empty_and_slices_are_flows():
     arr = FlowArray(table(ROWS))
     assert len(arr[:2]) == 2 and arr[2].dport == 30 and arr[2].src == A and arr[2].dst == B
     assert (arr[0].packets, arr[0].bytes, arr[0].proto, arr[0].slot) == (100, 1_000, 17, 0)
+
+
+def test_records_carry_first_and_last_seen_and_direction():
+    rows = table([(A, 1, B, 10, 17, 0, 100, 1_000)])
+    rows["first_ns"], rows["last_ns"], rows["dir"] = 111, 222, 1
+    f = FlowArray(rows)[0]
+    assert (f.first_ns, f.last_ns, f.dir) == (111, 222, 1)
+    r = rates_of(rows)[0]
+    assert (r.flow.first_ns, r.flow.last_ns, r.flow.dir) == (111, 222, 1)
+    (rec,) = from_table(rows)
+    assert (rec.first_ns, rec.last_ns, rec.dir, rec.src, rec.dst) == (111, 222, 1, A, B)
+
+
+def test_addresses_never_seen_before_are_written_out():
+    # Addresses no other test uses, so the text is made here and not taken from the cache.
+    rows = table(
+        [("198.18.99.7", 1, "198.18.99.8", 10, 17, 0, 1, 64)],
+        [("2001:db8:99::7", 1, "2001:db8:99::8", 10, 17, 0, 1, 64)],
+    )
+    assert [(f.src, f.dst) for f in from_table(rows)] == [
+        ("198.18.99.7", "198.18.99.8"),
+        ("2001:db8:99::7", "2001:db8:99::8"),
+    ]
+
+
+def with_hashes(rows, hashes):
+    rows["h"] = hashes
+    return rows
+
+
+def test_a_flow_sharing_a_hash_with_another_of_the_last_read_counts_from_zero():
+    prev = with_hashes(table([(A, 1, B, 10, 17, 0, 10, 1_000)]), [50])
+    cur = with_hashes(table([(A, 2, B, 10, 17, 0, 30, 3_000)]), [50])  # another key, same hash
+    (r,) = FlowArray(cur).since(FlowArray(prev)).rates(0, 1.0)
+    assert (r.packets, r.bytes) == (30, 3_000)
+
+
+def test_a_flow_hashed_above_every_earlier_one_is_new_and_the_rest_grow():
+    prev = with_hashes(table([(A, 1, B, 10, 17, 0, 10, 1_000), (A, 2, B, 10, 17, 0, 10, 1_000)]), [70, 20])
+    cur = with_hashes(
+        table([(A, 1, B, 10, 17, 0, 15, 1_500), (A, 2, B, 10, 17, 0, 12, 1_200), (A, 3, B, 10, 17, 0, 4, 400)]),
+        [70, 20, 90],
+    )
+    got = {r.flow.sport: (r.packets, r.bytes) for r in FlowArray(cur).since(FlowArray(prev)).rates(0, 1.0)}
+    assert got == {1: (5, 500), 2: (2, 200), 3: (4, 400)}
+
+
+def test_a_flow_that_only_sent_keeps_its_received_count_and_grows_on_the_sent_side():
+    prev = table([(A, 1, B, 10, 17, 0, 10, 1_000)])
+    cur = table([(A, 1, B, 10, 17, 0, 10, 1_000)])
+    prev["tx_packets"], prev["tx_bytes"] = 5, 500
+    cur["tx_packets"], cur["tx_bytes"] = 8, 800
+    grown = FlowArray(cur).since(FlowArray(prev)).rows
+    assert [int(grown[0][n]) for n in ("d_packets", "d_bytes", "d_tx_packets", "d_tx_bytes")] == [0, 0, 3, 300]
+
+
+def test_a_port_group_of_an_unnamed_protocol_is_named_by_its_number():
+    rows = table([(A, 1, B, 0, 47, 0, 10, 1_000), (A, 2, B, 0, 47, 0, 5, 500)])
+    assert [(g.name, g.flows, g.packets) for g in group(rates_of(rows), "port")] == [("47/0", 2, 15)]
+
+
+def test_kernel_rows_ties_on_the_first_key_go_to_the_larger_second_key():
+    # Equal bps in the interval; the flow with more bytes since first seen goes first, by default too.
+    prev = FlowArray(table([(A, 1, B, 10, 17, 0, 1, 100), (A, 2, B, 20, 17, 0, 1, 50_000)]))
+    cur = FlowArray(table([(A, 1, B, 10, 17, 0, 2, 1_100), (A, 2, B, 20, 17, 0, 2, 51_000)]))
+    r = cur.since(prev).rates(0, 1.0)
+    assert [x.flow.dport for x in r.top(2)] == [20, 10]
+    assert [x.flow.dport for x in top(list(r), 2, "bps")] == [20, 10]
