@@ -33,16 +33,40 @@ TUI = [
 MODULES: dict[str, tuple[list[str], list[str]]] = {
     "sampler": (["bptraf/sampler.py"], ["tests/test_sampler.py", "tests/test_writers.py", "tests/test_flow_rows.py"]),
     "rates": (["bptraf/rates.py"], PURE),
-    "writers": (["bptraf/writers.py"], ["tests/test_writers.py", "tests/test_tx_output.py", "tests/test_contract_units.py", "tests/test_writers_edges.py"]),
+    "writers": (
+        ["bptraf/writers.py"],
+        [
+            "tests/test_writers.py",
+            "tests/test_tx_output.py",
+            "tests/test_contract_units.py",
+            "tests/test_writers_edges.py",
+        ],
+    ),
     "flows": (["bptraf/flows.py"], ["tests/test_flows.py", "tests/test_writers.py", "tests/test_flow_rows.py"]),
-    "flowtable": (["bptraf/flowtable.py"], ["tests/test_flows.py", "tests/test_flow_rows.py", "tests/test_flowtable.py"]),
-    "flowarray": (["bptraf/flowarray.py"], ["tests/test_flows.py", "tests/test_flow_rows.py", "tests/test_flowtable.py"]),
+    "flowtable": (
+        ["bptraf/flowtable.py"],
+        ["tests/test_flows.py", "tests/test_flow_rows.py", "tests/test_flowtable.py"],
+    ),
+    "flowarray": (
+        ["bptraf/flowarray.py"],
+        ["tests/test_flows.py", "tests/test_flow_rows.py", "tests/test_flowtable.py"],
+    ),
     "source": (["bptraf/source.py"], ["tests/test_source.py", "tests/test_sampler.py", "tests/test_cli.py"]),
     "units": (["bptraf/units.py"], ["tests/test_units.py", "tests/test_writers.py"]),
+    "tui": (["bptraf/tui/*"], TUI),
     # The TUI in three parts, each a run of its own (its Pilot tests are the slowest of the fast set).
     "tui-widgets": (["bptraf/tui/widgets/*"], TUI),
-    "tui-core": (["bptraf/tui/board.py", "bptraf/tui/feed.py", "bptraf/tui/keys.py", "bptraf/tui/panel.py",
-                  "bptraf/tui/help.py", "bptraf/tui/sysinfo.py"], TUI),  # fmt: skip
+    "tui-core": (
+        [
+            "bptraf/tui/board.py",
+            "bptraf/tui/feed.py",
+            "bptraf/tui/keys.py",
+            "bptraf/tui/panel.py",
+            "bptraf/tui/help.py",
+            "bptraf/tui/sysinfo.py",
+        ],
+        TUI,
+    ),  # fmt: skip
     "tui-app": (["bptraf/tui/app.py", "bptraf/tui/actions.py", "bptraf/tui/driver.py", "bptraf/tui/start.py"], TUI),
 }
 
@@ -99,6 +123,10 @@ def prepare(module: str, without: list[str]) -> Path:
     return work
 
 
+# mutmut's exit codes that mean a test caught the mutant: a failure, pytest's internal error, a timeout.
+KILLED = {1, 3, 36, -24, 24, 152, 255}
+
+
 def results(work: Path) -> dict[str, int | None]:
     """mutant name -> mutmut's exit code for it (None: not run)."""
     out: dict[str, int | None] = {}
@@ -108,21 +136,28 @@ def results(work: Path) -> dict[str, int | None]:
 
 
 def score(module: str, verbose: bool) -> tuple[int, int]:
+    """Print the module's kill rate over the mutants run so far (a partial run says how many are left)."""
     work = WORK / module
     codes = results(work)
-    killed = [n for n, c in codes.items() if c in (1, 3) or c in (36, -24, 24, 152, 255)]
-    left = sorted(n for n in codes if n not in killed)
-    pct = 100 * len(killed) / max(len(codes), 1)
-    print(f"{module}: {len(killed)}/{len(codes)} killed ({pct:.1f}%)", flush=True)
+    ran = {n: c for n, c in codes.items() if c is not None}
+    killed = [n for n, c in ran.items() if c in KILLED]
+    left = sorted(n for n in ran if n not in killed)
+    pct = 100 * len(killed) / max(len(ran), 1)
+    todo = f", {len(codes) - len(ran)} not run yet" if len(ran) < len(codes) else ""
+    print(f"{module}: {len(killed)}/{len(ran)} killed ({pct:.1f}%){todo}", flush=True)
     for name in left:
-        status = {0: "survived", 5: "no tests", 33: "no tests", None: "not run"}.get(codes[name], f"exit {codes[name]}")
+        status = {0: "survived", 5: "no tests", 33: "no tests"}.get(ran[name], f"exit {ran[name]}")
         print(f"  {status}: {name}")
         if verbose:
             diff = subprocess.run(
                 [sys.executable, "-m", "mutmut", "show", name], cwd=work, capture_output=True, text=True
             )
             print("    " + diff.stdout.strip().replace("\n", "\n    "))
-    return len(killed), len(codes)
+    return len(killed), len(ran)
+
+
+def survivors(module: str) -> list[str]:
+    return sorted(n for n, c in results(WORK / module).items() if c is not None and c not in KILLED)
 
 
 def main() -> int:
@@ -131,6 +166,8 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=1, help="mutmut's --max-children (default 1: a shared machine)")
     ap.add_argument("--score-only", action="store_true", help="print the last run's score, run nothing")
     ap.add_argument("--without", default="", help="test files to leave out (a 'before' score)")
+    ap.add_argument("--survivors", action="store_true", help="rerun only the last run's survivors (after new tests)")
+    ap.add_argument("--only", default="", help="mutant names or fnmatch patterns to run (a sample: '*__mutmut_*7')")
     ap.add_argument("--list", action="store_true", help="list the modules and their tests")
     ap.add_argument("-v", action="store_true", help="show each survivor's diff")
     args = ap.parse_args()
@@ -144,9 +181,14 @@ def main() -> int:
     total = [0, 0]
     for module in args.modules:
         if not args.score_only:
-            work = prepare(module, args.without.split())
-            mutmut = Path(sys.executable).parent / "mutmut"
-            subprocess.run(["nice", "-n", "10", str(mutmut), "run", "--max-children", str(args.jobs)], cwd=work)
+            names = survivors(module) if args.survivors else args.only.split()
+            if args.survivors and not names:
+                print(f"{module}: no survivors to rerun")
+            else:
+                work = prepare(module, args.without.split())
+                mutmut = Path(sys.executable).parent / "mutmut"
+                cmd = ["nice", "-n", "10", str(mutmut), "run", "--max-children", str(args.jobs), *names]
+                subprocess.run(cmd, cwd=work)
         k, n = score(module, args.v)
         total[0] += k
         total[1] += n
