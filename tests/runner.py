@@ -40,9 +40,11 @@ class Bptraf:
         self.lines.append(line)
         return line
 
-    def wait_ready(self) -> dict:
-        """Wait for the first JSON interval: the program is attached and counting from then on."""
-        return json.loads(self.readline())
+    def wait_ready(self, timeout: float = 60.0) -> dict:
+        """Wait for the first JSON interval: the program is attached and counting from then on. Start-up
+        compiles the programs (clang, in bptraf's loader child): on a loaded 2-CPU machine (load 10)
+        that took over 20 s."""
+        return json.loads(self.readline(timeout))
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> tuple[int, str, str]:
         if self.proc.poll() is None:
