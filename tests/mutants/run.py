@@ -29,6 +29,7 @@ TUI = [
     "tests/test_tui_driver.py",
     "tests/test_tui_snapshots.py",
     "tests/test_tui_keys.py",
+    "tests/test_tui_header.py",
 ]
 MODULES: dict[str, tuple[list[str], list[str]]] = {
     "sampler": (["bptraf/sampler.py"], ["tests/test_sampler.py", "tests/test_writers.py", "tests/test_flow_rows.py"]),
