@@ -237,7 +237,7 @@ def main() -> int:
             (base / name).unlink()
         args.tests = " ".join(t for t in args.tests.split() if t not in args.without.split())
         needed = args.tests or " ".join(dict.fromkeys(" ".join(TESTS_BY_FILE[m[0]] for m in chosen).split()))
-        for attempt in range(args.baseline_tries):  # on a loaded machine a timing-bound test can flake
+        for _attempt in range(args.baseline_tries):  # on a loaded machine a timing-bound test can flake
             ok, secs, last = run_tests(base, needed, args.timeout)
             print(f"unmutated: {'pass' if ok else 'FAIL'} in {secs:.0f}s ({last})", flush=True)
             if ok:
