@@ -93,3 +93,15 @@ def test_a_dodgy_packet_whose_headers_push_it_past_a_segment_counts_its_real_seg
         "1024-1518": 1,
         "512-1023": 1,
     }
+
+
+def test_each_frame_size_lands_in_its_bucket_at_the_bounds(egress):
+    """A frame of each bucket's last size and of the next one: an off-by-one shows at once."""
+    from bptraf.counters import size_bounds
+
+    for length in [n + d for n in size_bounds() for d in (0, 1)]:
+        frame = eth(0x0800, ipv4(17, bytes(length - 34)))
+        got = run(egress, Feature.SIZES, frame, 1, 0, length)
+        want = [0] * len(size_labels())
+        want[sum(length > b for b in size_bounds())] = 1
+        assert list(got["tx_sizes"]) == want, length

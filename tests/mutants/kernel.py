@@ -216,7 +216,7 @@ def run_tests(tree: Path, tests: str, timeout: float) -> tuple[bool, float, str]
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-k", default="", help="only mutants whose description contains this")
+    ap.add_argument("-k", default="", help="only mutants whose description contains this (a|b: either)")
     ap.add_argument("--tests", default="", help="test files to run (default: TESTS_BY_FILE's for each mutant)")
     ap.add_argument("--file", default="", help="only mutants of this file (parse.h, count.c, egress.c...)")
     ap.add_argument("--without", default="", help="test files to leave out (a 'before' score: the new tests)")
@@ -224,7 +224,7 @@ def main() -> int:
     ap.add_argument("--baseline-tries", type=int, default=3, help="unmutated runs allowed to reach one pass")
     ap.add_argument("--timeout", type=float, default=900)
     args = ap.parse_args()
-    chosen = [m for m in MUTANTS if args.k in m[3] and (not args.file or m[0] == args.file)]
+    chosen = [m for m in MUTANTS if any(k in m[3] for k in args.k.split("|")) and (not args.file or m[0] == args.file)]
     if args.first:  # files named first run first (the ones changed since the last score)
         order = args.first.split(",")
         chosen.sort(key=lambda m: order.index(m[0]) if m[0] in order else len(order))
