@@ -5,6 +5,7 @@ the table state (evictions, untracked packets, full) a BpfSource carries."""
 from __future__ import annotations
 
 import ipaddress
+import secrets
 
 import numpy as np
 import pytest
@@ -214,15 +215,12 @@ def test_records_carry_first_and_last_seen_and_direction():
 
 
 def test_addresses_never_seen_before_are_written_out():
-    # Addresses no other test uses, so the text is made here and not taken from the cache.
-    rows = table(
-        [("198.18.99.7", 1, "198.18.99.8", 10, 17, 0, 1, 64)],
-        [("2001:db8:99::7", 1, "2001:db8:99::8", 10, 17, 0, 1, 64)],
-    )
-    assert [(f.src, f.dst) for f in from_table(rows)] == [
-        ("198.18.99.7", "198.18.99.8"),
-        ("2001:db8:99::7", "2001:db8:99::8"),
-    ]
+    # Random addresses, new to this process: the text is made here, not taken from the cache (which
+    # a process that ran other tests first, as mutmut's workers do, has filled).
+    a4 = ipaddress.ip_address(bytes([198, 18, *secrets.token_bytes(2)]))
+    a6 = ipaddress.ip_address(b"\x20\x01\x0d\xb8" + secrets.token_bytes(12))
+    rows = table([(str(a4), 1, "198.18.99.8", 10, 17, 0, 1, 64)], [(str(a6), 1, "2001:db8:99::8", 10, 17, 0, 1, 64)])
+    assert [(f.src, f.dst) for f in from_table(rows)] == [(str(a4), "198.18.99.8"), (str(a6), "2001:db8:99::8")]
 
 
 def with_hashes(rows, hashes):

@@ -11,7 +11,8 @@ from fakes import FakeSource, attachment
 from bptraf.flows import Flow, FlowRate, TableState
 from bptraf.sampler import Sampler
 from bptraf.source import Feature
-from bptraf.writers import FLOW_HEADER, JsonWriter, flow_lines
+from bptraf.summary import Verdict
+from bptraf.writers import FLOW_HEADER, JsonWriter, PlainWriter, flow_lines, sizes_line
 
 
 def rate_of(src: str, dst: str) -> FlowRate:
@@ -62,3 +63,37 @@ def test_json_records_carry_the_flow_tables_figures_on_every_interface():
         ("eth0", 7, 1234),
         ("eth1", 7, 1234),
     ]
+
+
+def test_a_sizes_line_with_no_packets_shows_zero_shares():
+    a = (attachment("eth0"),)
+    src = FakeSource(a, [(1_000_000_000, [{"all": (0, 0)}])])
+    line = sizes_line(a[0], Sampler(src).sample().rates[0])
+    assert line == "     sizes: " + "  ".join(f"{label} 0%" for label in a[0].sizes)
+
+
+def drop_verdicts():
+    a = (attachment("eth0", action="drop"), attachment("eth1", action="drop"))
+    return a, (Verdict("eth0", 3, 3.0, 30, 1_920, 9.0, 10.0, 11.0, 11.0, 10_000),
+               Verdict("eth1", 1, 1.0, 0, 0, 0.0, 0.0, 0.0, 0.0, None))  # fmt: skip
+
+
+def test_the_json_summary_is_one_compact_record_per_interface():
+    a, verdicts = drop_verdicts()
+    out = io.StringIO()
+    JsonWriter(out, a).summary(verdicts, 1_795_000_000.0)
+    lines = out.getvalue().splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"time": "2026-11-18T11:06:40.000Z", "interface": a[i].iface, "mode": "native", "action": "drop",
+         "summary": v.record()}
+        for i, v in enumerate(verdicts)
+    ]  # fmt: skip
+    assert all(", " not in line and '": ' not in line for line in lines), "compact separators"
+
+
+def test_the_plain_summary_is_each_verdicts_line():
+    a, verdicts = drop_verdicts()
+    out = io.StringIO()
+    PlainWriter(out, a).summary(verdicts, 0.0)
+    assert out.getvalue() == f"{verdicts[0].line()}\n{verdicts[1].line()}\n"
+    assert out.getvalue().startswith("summary eth0: 3 intervals")
