@@ -16,13 +16,15 @@ test:
 bench:
 	scripts/bench
 
-# The mutation score (slow, not in CI): mutmut over bptraf/'s pure modules, then kernel/ mutants
-# against the real-XDP tests. tests/README.md records the last score.
+# The mutation score (slow, not in CI): mutmut over bptraf/, one module at a time against the tests
+# that cover it (tests/mutants/run.py), then kernel/ mutants against the BPF tests of each file.
+# Both run under nice, one process at a time. tests/README.md records the last score.
+MUTANTS ?=
+
 mutants:
-	scripts/setup.sh test,mutants
-	rm -rf mutants
-	.venv/bin/mutmut run --max-children 2 || true
-	.venv/bin/python tests/mutants/score.py
+	scripts/setup.sh test
+	.venv/bin/pip install -q -e '.[test,mutants]'
+	.venv/bin/python tests/mutants/run.py $(MUTANTS)
 	.venv/bin/python tests/mutants/kernel.py
 
 clean:

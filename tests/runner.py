@@ -7,6 +7,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,21 +41,35 @@ class Bptraf:
         self.lines.append(line)
         return line
 
-    def wait_ready(self) -> dict:
-        """Wait for the first JSON interval: the program is attached and counting from then on."""
-        return json.loads(self.readline())
+    def wait_ready(self, timeout: float = 60.0) -> dict:
+        """Wait for the first JSON interval: the program is attached and counting from then on. Start-up
+        compiles the programs (clang, in bptraf's loader child): on a loaded 2-CPU machine (load 10)
+        that took over 20 s."""
+        return json.loads(self.readline(timeout))
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20.0) -> tuple[int, str, str]:
+        """Signal bptraf, wait for it, and return (exit code, every stdout line, stderr). The rest of
+        stdout is read through the same buffered reader readline() used: communicate() reads the raw
+        pipe and would skip what readline() had buffered, cutting a line in two."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
+        rest: dict[str, str] = {}
+        readers = [
+            threading.Thread(target=lambda: rest.__setitem__("out", self.proc.stdout.read()), daemon=True),
+            threading.Thread(target=lambda: rest.__setitem__("err", self.proc.stderr.read()), daemon=True),
+        ]
+        for t in readers:
+            t.start()
         try:
-            out, err = self.proc.communicate(timeout=timeout)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            out, err = self.proc.communicate()
+            self.proc.wait()
             raise AssertionError(f"bptraf did not exit within {timeout}s of signal {sig}") from None
-        self.lines += out.splitlines(keepends=True)
-        return self.proc.returncode, "".join(self.lines), err
+        for t in readers:
+            t.join(timeout)
+        self.lines += rest.get("out", "").splitlines(keepends=True)
+        return self.proc.returncode, "".join(self.lines), rest.get("err", "")
 
     def __enter__(self) -> Bptraf:
         return self

@@ -78,3 +78,30 @@ def test_a_plain_frame_counts_once_with_its_length(egress):
     got = run(egress, Feature.NONE, frame, 1, 0, len(frame))
     assert (got["tx_packets"][0], got["tx_bytes"][0]) == (1, len(frame))
     assert sum(got["tx_sizes"]) == 0, "the plain program keeps no size histogram"
+
+
+def test_a_dodgy_packet_whose_headers_push_it_past_a_segment_counts_its_real_segments(egress):
+    """Two segments of 1000 and 950 bytes of payload, no segment count: len / gso_size rounds up to 3
+    (the headers are in len once), and the header length 3 would imply shows it is 2."""
+    frame = tso_packet(1950)
+    wire = len(frame) + HDR
+    got = run(egress, Feature.SIZES, frame, 0, 1000, wire)
+    assert (got["tx_packets"][INDEX["all"]], got["tx_bytes"][INDEX["all"]]) == (2, wire)
+    # 1000 + 66 bytes, then 950 + 66.
+    assert dict(zip(size_labels(), got["tx_sizes"])) == {
+        **dict.fromkeys(size_labels(), 0),
+        "1024-1518": 1,
+        "512-1023": 1,
+    }
+
+
+def test_each_frame_size_lands_in_its_bucket_at_the_bounds(egress):
+    """A frame of each bucket's last size and of the next one: an off-by-one shows at once."""
+    from bptraf.counters import size_bounds
+
+    for length in [n + d for n in size_bounds() for d in (0, 1)]:
+        frame = eth(0x0800, ipv4(17, bytes(length - 34)))
+        got = run(egress, Feature.SIZES, frame, 1, 0, length)
+        want = [0] * len(size_labels())
+        want[sum(length > b for b in size_bounds())] = 1
+        assert list(got["tx_sizes"]) == want, length

@@ -19,11 +19,17 @@ UDP_PAYLOAD = 18
 UDP_FRAME = 14 + 20 + 8 + UDP_PAYLOAD
 
 
-def count_until(bp: Bptraf, iface: str, packets: int, timeout: float = 10.0) -> None:
-    """Read intervals until `packets` have been counted on iface (or time runs out)."""
+def count_until(bp: Bptraf, iface: str, packets: int, timeout: float = 20.0) -> None:
+    """Read intervals until `packets` have been counted on iface; fail if time runs out first. Only the
+    new lines are summed each time, so the reader keeps up with -i 0.1 on a loaded machine."""
     deadline = time.monotonic() + timeout
-    while totals("".join(bp.lines), iface).get("all", (0, 0))[0] < packets and time.monotonic() < deadline:
+    seen, done = totals("".join(bp.lines), iface).get("all", (0, 0))[0], len(bp.lines)
+    while seen < packets:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{packets} packets never counted on {iface} in {timeout}s (got {seen})")
         bp.readline()
+        seen += totals("".join(bp.lines[done:]), iface).get("all", (0, 0))[0]
+        done = len(bp.lines)
 
 
 def send_udp(lab: VethLab, port: int, count: int) -> None:

@@ -1,0 +1,201 @@
+"""mutmut, one module at a time, each against only the tests that cover it; prints the kill rate.
+
+    .venv/bin/python tests/mutants/run.py [MODULE ...] [--list] [-v] [--jobs N] [--score-only]
+
+MODULE is a key of MODULES (default: all). Each module runs in its own copy of the checkout,
+/tmp/bptraf-mutmut/<module>/, with a pyproject.toml whose [tool.mutmut] names just that module's files
+and tests, so a mutant runs the tests that can see it and no others (mutmut narrows that further to
+the tests that call the mutated function). The copy stays for `--score-only` and `-v` (survivors with
+their diffs); a later run on the same module only reruns what changed. mutmut runs under `nice -n 10`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WORK = Path(os.environ.get("BPTRAF_MUTMUT_DIR", "/tmp/bptraf-mutmut"))
+
+# The fast tests that need no root, by what they cover.
+PURE = ["tests/test_rates.py", "tests/test_sampler.py", "tests/test_writers.py", "tests/test_tx_output.py"]
+TUI = [
+    "tests/test_tui.py",
+    "tests/test_tui_driver.py",
+    "tests/test_tui_snapshots.py",
+    "tests/test_tui_keys.py",
+    "tests/test_tui_header.py",
+]
+MODULES: dict[str, tuple[list[str], list[str]]] = {
+    "sampler": (["bptraf/sampler.py"], ["tests/test_sampler.py", "tests/test_writers.py", "tests/test_flow_rows.py"]),
+    "rates": (["bptraf/rates.py"], PURE),
+    "writers": (
+        ["bptraf/writers.py"],
+        [
+            "tests/test_writers.py",
+            "tests/test_tx_output.py",
+            "tests/test_contract_units.py",
+            "tests/test_writers_edges.py",
+        ],
+    ),
+    "flows": (["bptraf/flows.py"], ["tests/test_flows.py", "tests/test_writers.py", "tests/test_flow_rows.py"]),
+    "flowtable": (
+        ["bptraf/flowtable.py"],
+        ["tests/test_flows.py", "tests/test_flow_rows.py", "tests/test_flowtable.py"],
+    ),
+    "flowarray": (
+        ["bptraf/flowarray.py"],
+        ["tests/test_flows.py", "tests/test_flow_rows.py", "tests/test_flowtable.py"],
+    ),
+    "source": (["bptraf/source.py"], ["tests/test_source.py", "tests/test_sampler.py", "tests/test_cli.py"]),
+    "units": (["bptraf/units.py"], ["tests/test_units.py", "tests/test_writers.py"]),
+    "tui": (["bptraf/tui/*"], TUI),
+    # The TUI in three parts, each a run of its own (its Pilot tests are the slowest of the fast set).
+    "tui-widgets": (["bptraf/tui/widgets/*"], TUI),
+    "tui-core": (
+        [
+            "bptraf/tui/board.py",
+            "bptraf/tui/feed.py",
+            "bptraf/tui/keys.py",
+            "bptraf/tui/panel.py",
+            "bptraf/tui/help.py",
+            "bptraf/tui/sysinfo.py",
+        ],
+        TUI,
+    ),  # fmt: skip
+    "tui-app": (["bptraf/tui/app.py", "bptraf/tui/actions.py", "bptraf/tui/driver.py", "bptraf/tui/start.py"], TUI),
+}
+
+
+def tree_copy(dest: Path) -> None:
+    """The checkout's tracked and new files (no .venv, build output or caches; tests/mutants/ is ignored
+    by .gitignore's mutants/ but tracked)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for name in listed.stdout.split():
+        src = ROOT / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+
+
+def config(files: list[str], tests: list[str]) -> str:
+    """The copy's pyproject.toml tail: this module's files and tests only."""
+    tests = [t for t in tests if (ROOT / t).exists()]
+    return (
+        "\n[tool.mutmut]\n"
+        'source_paths = ["bptraf/"]\n'
+        f"only_mutate = {json.dumps(files)}\n"
+        'also_copy = ["kernel/"]\n'
+        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
+    )
+
+
+def prepare(module: str, without: list[str]) -> Path:
+    files, tests = MODULES[module]
+    tests = [t for t in tests if t not in without]
+    work = WORK / module
+    if work.exists():  # keep mutmut's results (mutants/), refresh everything else
+        for child in work.iterdir():
+            if child.name != "mutants":
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+    work.mkdir(parents=True, exist_ok=True)
+    tree_copy(work)
+    for name in without:  # a "before" score: the tree as it was without these test files
+        (work / name).unlink(missing_ok=True)
+    py = work / "pyproject.toml"
+    text = py.read_text()
+    if "[tool.mutmut]" in text:  # drop the checkout's own section: this copy gets its own
+        head, _, tail = text.partition("[tool.mutmut]")
+        rest = tail.split("\n[", 1)
+        text = head + ("[" + rest[1] if len(rest) > 1 else "")
+    py.write_text(text + config(files, tests))
+    return work
+
+
+# mutmut's exit codes that mean a test caught the mutant: a failure, pytest's internal error, a timeout.
+KILLED = {1, 3, 36, -24, 24, 152, 255}
+
+
+def results(work: Path) -> dict[str, int | None]:
+    """mutant name -> mutmut's exit code for it (None: not run)."""
+    out: dict[str, int | None] = {}
+    for meta in (work / "mutants").rglob("*.meta"):
+        out.update(json.loads(meta.read_text()).get("exit_code_by_key", {}))
+    return out
+
+
+def score(module: str, verbose: bool) -> tuple[int, int]:
+    """Print the module's kill rate over the mutants run so far (a partial run says how many are left)."""
+    work = WORK / module
+    codes = results(work)
+    ran = {n: c for n, c in codes.items() if c is not None}
+    killed = [n for n, c in ran.items() if c in KILLED]
+    left = sorted(n for n in ran if n not in killed)
+    pct = 100 * len(killed) / max(len(ran), 1)
+    todo = f", {len(codes) - len(ran)} not run yet" if len(ran) < len(codes) else ""
+    print(f"{module}: {len(killed)}/{len(ran)} killed ({pct:.1f}%){todo}", flush=True)
+    for name in left:
+        status = {0: "survived", 5: "no tests", 33: "no tests"}.get(ran[name], f"exit {ran[name]}")
+        print(f"  {status}: {name}")
+        if verbose:
+            diff = subprocess.run(
+                [sys.executable, "-m", "mutmut", "show", name], cwd=work, capture_output=True, text=True
+            )
+            print("    " + diff.stdout.strip().replace("\n", "\n    "))
+    return len(killed), len(ran)
+
+
+def survivors(module: str) -> list[str]:
+    return sorted(n for n, c in results(WORK / module).items() if c is not None and c not in KILLED)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("modules", nargs="*", default=list(MODULES))
+    ap.add_argument("--jobs", type=int, default=1, help="mutmut's --max-children (default 1: a shared machine)")
+    ap.add_argument("--score-only", action="store_true", help="print the last run's score, run nothing")
+    ap.add_argument("--without", default="", help="test files to leave out (a 'before' score)")
+    ap.add_argument("--survivors", action="store_true", help="rerun only the last run's survivors (after new tests)")
+    ap.add_argument("--only", default="", help="mutant names or fnmatch patterns to run (a sample: '*__mutmut_*7')")
+    ap.add_argument("--list", action="store_true", help="list the modules and their tests")
+    ap.add_argument("-v", action="store_true", help="show each survivor's diff")
+    args = ap.parse_args()
+    if args.list:
+        for name, (files, tests) in MODULES.items():
+            print(f"{name}: {' '.join(files)} <- {' '.join(tests)}")
+        return 0
+    unknown = set(args.modules) - set(MODULES)
+    if unknown:
+        ap.error(f"unknown module(s): {' '.join(sorted(unknown))}")
+    total = [0, 0]
+    for module in args.modules:
+        if not args.score_only:
+            names = survivors(module) if args.survivors else args.only.split()
+            if args.survivors and not names:
+                print(f"{module}: no survivors to rerun")
+            else:
+                work = prepare(module, args.without.split())
+                mutmut = Path(sys.executable).parent / "mutmut"
+                cmd = ["nice", "-n", "10", str(mutmut), "run", "--max-children", str(args.jobs), *names]
+                subprocess.run(cmd, cwd=work)
+        k, n = score(module, args.v)
+        total[0] += k
+        total[1] += n
+    print(f"all: {total[0]}/{total[1]} killed ({100 * total[0] / max(total[1], 1):.1f}%)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
