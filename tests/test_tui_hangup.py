@@ -1,5 +1,5 @@
 """Closing the terminal under the real TUI: 20 times per mode (pass, --flows --sizes, -d) at -i 0.1,
-`tmux kill-session` must end bptraf (within 10 s) with no XDP program left on the interface."""
+`tmux kill-session` must end bptraf within 2 s (the TUI's promise) with no XDP program left on the interface."""
 
 from __future__ import annotations
 
@@ -45,8 +45,9 @@ def one_close(lab: VethLab, args: tuple[str, ...], rng: random.Random) -> str | 
         time.sleep(rng.uniform(0, 0.5))  # close at a different point of the frame cycle each round
         tmux("kill-session", "-t", "t")
         closed = time.monotonic()
-        # A hang never ends; 10 s, since at load 10 on 2 CPUs the exit path took over 2 s in 42 of 60 rounds.
-        if not wait_for(lambda: not alive(pid), timeout=10.0, step=0.02):
+        # The promise is 2 s; the exit path takes 0.2-0.75 s even at load 10 on 2 CPUs since the TUI skips the
+        # interpreter's teardown (it took 1.6-1.95 s before, most of it unloading Textual).
+        if not wait_for(lambda: not alive(pid), timeout=2.0, step=0.02):
             return f"still running {time.monotonic() - closed:.1f}s after the terminal closed"
         if lab.xdp_attached():
             return "an XDP program stayed attached"
