@@ -194,6 +194,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _print_versions() if stdout_open else _fail(BptrafError(output.STDOUT_CLOSED))
     stops = Stops()
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        code, tui_ran = _run(args, stops, stdout_open)
+    finally:
+        # A stop signal that came during cleanup has done its job: take it, then restore the mask (also when
+        # an error escapes, so an in-process caller gets its signals back).
+        while signal.sigtimedwait(STOP_SIGNALS, 0) is not None:
+            pass
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+    if tui_ran and argv is None:  # run as the program, not called by a test
+        _leave(code)
+    return code
+
+
+def _run(args, stops: Stops, stdout_open: bool) -> tuple[int, bool]:
+    """Open the source, run the chosen output until a stop, close everything: (exit code, whether the TUI ran)."""
     source = stream = exporter = None
     code = EXIT_OK
     tui_ran = False
@@ -243,13 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             source.close()  # then: nothing waits on stdout while a program is attached
     if stream is not None:
         code = _finish(stream, stops, code)
-    # A stop signal that came during cleanup has done its job: take it, then restore the mask.
-    while signal.sigtimedwait(STOP_SIGNALS, 0) is not None:
-        pass
-    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-    if tui_ran and argv is None:  # run as the program, not called by a test
-        _leave(code)
-    return code
+    return code, tui_ran
 
 
 def _leave(code: int) -> None:
