@@ -1,0 +1,224 @@
+"""Flows both ways: a conversation is one row, received (<=) from its source and sent (=>) back to it.
+
+Pure layers first (orders, JSON, plain lines, the TUI table, replay), then real veth pairs: exact
+counts both ways with TSO/GSO off, a send-only flow, a TSO bulk transfer's segments, and --no-tx.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from fakes import FakeSource, attachment
+from test_tui import feed, flow_rows, make_app
+
+from bptraf.flowarray import FLOW, FlowArray
+from bptraf.flows import SORT_KEYS, Flow, FlowRate, group, rates, top
+from bptraf.sampler import Sampler
+from bptraf.source import Feature
+from bptraf.writers import FLOW_HEADER_TX, JsonWriter, PlainWriter
+
+T0 = 1_795_000_000.0  # 2026-11-18T11:06:40Z
+
+
+def conversations(k: int) -> list[Flow]:
+    """Cumulative after k seconds: three conversations whose orders by received, sent and summed
+    bytes per second all differ (sum: C B A; received: A C B; sent: B C A)."""
+    return [
+        # A: big frames in, small acknowledgements out
+        Flow(0, 17, "198.18.0.2", 4000, "198.18.0.1", 53, 100 * k, 150_000 * k, 1, 2, 0, 100 * k, 6_000 * k),
+        # B: a request in, a bulk reply out
+        Flow(0, 6, "198.18.0.3", 33000, "198.18.0.1", 443, 10 * k, 1_000 * k, 1, 2, 0, 120 * k, 180_000 * k),
+        # C: busy both ways
+        Flow(0, 17, "198.18.0.4", 5000, "198.18.0.1", 53, 1000 * k, 140_000 * k, 1, 2, 0, 900 * k, 90_000 * k),
+    ]
+
+
+ORDERS = {
+    "bps": ["198.18.0.4", "198.18.0.3", "198.18.0.2"],
+    "rx_bps": ["198.18.0.2", "198.18.0.4", "198.18.0.3"],
+    "tx_bps": ["198.18.0.3", "198.18.0.4", "198.18.0.2"],
+    "pps": ["198.18.0.4", "198.18.0.2", "198.18.0.3"],
+    "rx_pps": ["198.18.0.4", "198.18.0.2", "198.18.0.3"],
+    "tx_pps": ["198.18.0.4", "198.18.0.3", "198.18.0.2"],
+    "total": ["198.18.0.4", "198.18.0.3", "198.18.0.2"],
+}
+
+
+def as_rows(flows: list[Flow]) -> np.ndarray:
+    """The same flows as a decoded kernel table (bptraf.flowarray.FLOW rows)."""
+    out = np.zeros(len(flows), FLOW)
+    for row, f in zip(out, flows):
+        for side, host in (("src", f.src), ("dst", f.dst)):
+            row[side][10:12] = 0xFF
+            row[side][12:] = [int(x) for x in host.split(".")]
+        for name in ("slot", "proto", "sport", "dport", "packets", "bytes", "first_ns", "last_ns", "tx_packets",
+                     "tx_bytes"):  # fmt: skip
+            row[name] = getattr(f, name)
+        row["h"] = f.sport  # the key hash reads are matched by: distinct here
+    return out
+
+
+@pytest.mark.parametrize("by", SORT_KEYS)
+def test_each_order_both_as_records_and_as_rows(by):
+    before, now = conversations(1), conversations(3)
+    records = rates({f.key: f for f in before}, now, 2.0)
+    assert [r.flow.src for r in top(records, 3, by)] == ORDERS[by]
+    table = FlowArray(as_rows(now)).since(FlowArray(as_rows(before))).rates(0, 2.0)
+    assert [r.flow.src for r in top(table, 3, by)] == ORDERS[by]
+    # The numpy rows and the records carry the same both-way figures.
+    assert sorted(top(table, 3, by), key=lambda r: r.flow.sport) == sorted(records, key=lambda r: r.flow.sport)
+
+
+def test_the_orders_differ_and_sent_rates_come_from_the_sent_side():
+    assert len({tuple(v) for k, v in ORDERS.items() if k.endswith("bps")}) == 3
+    (b,) = [r for r in rates({}, conversations(2), 2.0) if r.flow.sport == 33000]
+    assert (b.tx_packets, b.tx_bytes, b.tx_pps, b.tx_bps) == (240, 360_000, 120.0, 1_440_000.0)
+    assert (b.packets, b.bytes, b.pps, b.bps) == (20, 2_000, 10.0, 8_000.0)
+
+
+def test_group_totals_carry_both_sides():
+    before, now = conversations(1), conversations(3)
+    expect = {g.name: g for g in group(rates({f.key: f for f in before}, now, 2.0), "dst")}
+    table = FlowArray(as_rows(now)).since(FlowArray(as_rows(before))).rates(0, 2.0)
+    (g,) = group(table, "dst")
+    assert g == expect["198.18.0.1"]
+    assert (g.flows, g.packets, g.tx_packets) == (3, 2 * 1110, 2 * 1120)
+    assert (g.bytes, g.tx_bytes) == (2 * 291_000, 2 * 276_000)
+    assert (g.total_bytes, g.tx_total_bytes) == (3 * 291_000, 3 * 276_000)
+    assert (g.pps, g.tx_pps, g.bps, g.tx_bps) == (1110.0, 1120.0, 2_328_000.0, 2_208_000.0)
+
+
+def tx_source(flows: list[Flow], tx: bool = True) -> FakeSource:
+    """One interval of 1.25 s with `flows`, and (with tx) something sent, so TX counts."""
+    a = (attachment("eth0"),)
+    totals = {"all": (3000, 3_000_000)}
+    if tx:
+        totals["tx"] = {"all": (2000, 2_000_000)}
+    src = FakeSource(a, [(1_250_000_000, [totals])])
+    src.set_features(Feature.FLOWS | (Feature.TX if tx else Feature.NONE))
+    src.flow_script = [flows]
+    return src
+
+
+def test_json_flow_record_golden_with_both_sides():
+    flow = Flow(0, 17, "198.18.0.2", 4000, "198.18.0.1", 53, 25, 25_000, 10, 20, 0, 50, 5_000)
+    src = tx_source([flow])
+    out = io.StringIO()
+    JsonWriter(out, src.attachments)(Sampler(src, wall=lambda: T0).sample())
+    assert json.loads(out.getvalue())["flows"] == [
+        {"proto": "udp", "src": "198.18.0.2", "sport": 4000, "dst": "198.18.0.1", "dport": 53,
+         "packets": 25, "bytes": 25_000, "pps": 20.0, "bps": 160_000.0, "total_packets": 25, "total_bytes": 25_000,
+         "tx_packets": 50, "tx_bytes": 5_000, "tx_pps": 40.0, "tx_bps": 32_000.0,
+         "tx_total_packets": 50, "tx_total_bytes": 5_000},
+    ]  # fmt: skip
+
+
+def test_without_tx_json_and_plain_flows_say_nothing_of_a_sent_side():
+    flow = Flow(0, 17, "198.18.0.2", 4000, "198.18.0.1", 53, 25, 25_000, 10, 20)
+    out = io.StringIO()
+    JsonWriter(out, tx_source([flow], tx=False).attachments)(Sampler(tx_source([flow], tx=False)).sample())
+    (record,) = json.loads(out.getvalue())["flows"]
+    assert not [k for k in record if k.startswith("tx")]
+    src = tx_source([flow], tx=False)
+    out = io.StringIO()
+    PlainWriter(out, src.attachments)(Sampler(src).sample())
+    assert "=>" not in out.getvalue() and " PROTO        pps        bps    PKTS    BYTES  SRC > DST" in out.getvalue()
+
+
+def test_plain_flow_lines_both_ways_golden():
+    flows = [
+        Flow(0, 17, "198.18.0.2", 4000, "198.18.0.1", 53, 25, 25_000, 10, 20, 0, 50, 5_000),
+        Flow(0, 6, "fd00::2", 40000, "fd00::1", 22, 5, 500, 10, 20, 0, 0, 0),
+    ]
+    src = tx_source(flows)
+    out = io.StringIO()
+    PlainWriter(out, src.attachments)(Sampler(src).sample())
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 100 for line in lines)
+    at = lines.index(FLOW_HEADER_TX)
+    assert lines[at:] == [
+        " PROTO     <= pps     <= bps     => pps     => bps    PKTS    BYTES  SRC > DST",
+        "   udp     20 pps 160.0 Kbps     40 pps 32.00 Kbps      75 30.00 KB  198.18.0.2:4000 > 198.18.0.1:53",
+        "   tcp      4 pps   3200 bps      0 pps      0 bps       5    500 B  [fd00::2]:40000 > [fd00::1]:22",
+        "",
+    ]
+
+
+def test_replay_reads_the_sent_side_and_old_logs_without_it():
+    from bptraf.replay import ReplaySource, load
+
+    src = tx_source([Flow(0, 17, "198.18.0.2", 4000, "198.18.0.1", 53, 25, 25_000, 10, 20, 0, 50, 5_000)])
+    out = io.StringIO()
+    JsonWriter(out, src.attachments)(Sampler(src, wall=lambda: T0).sample())
+    record = json.loads(out.getvalue())
+    old = {**record, "flows": [{k: v for k, v in f.items() if not k.startswith("tx")} for f in record["flows"]]}
+    for log, sent in ((record, (50, 5_000)), (old, (0, 0))):
+        replay = ReplaySource(load([json.dumps(log)], "test"))
+        replay.features = Feature.FLOWS
+        (r,) = Sampler(replay).sample().flows[0]
+        assert (r.packets, r.bytes, (r.tx_packets, r.tx_bytes)) == (25, 25_000, sent)
+
+
+async def test_tui_rows_are_conversations_sorted_by_each_direction():
+    app, sampler = make_app(tx=True)
+    app.source.flow_script = [conversations(k) for k in range(1, 10)]
+    app.source.set_features(Feature.FLOWS | Feature.TX)
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, sampler, 2)
+        await pilot.pause()
+        table = app.query_one("#panel0 .flows RowTable")
+        assert [c.label for c in table.columns] == ["proto", "source", "destination", "<= bps", "=> bps", "pps",
+                                                    "bytes"]  # fmt: skip
+        # A's row: 150 KB in (1200 Kbps), 6 KB out (48 Kbps), 200 pps both ways, 2 x 156 KB since first seen.
+        assert flow_rows(app)[2][3:] == ["1200 K", "48.00 K", "200", "312.0 K"]
+        seen = []
+        for by in SORT_KEYS:
+            assert [r[1].split(":")[0] for r in flow_rows(app)] == ORDERS[by], by
+            seen.append(str(app.query_one("#panel0 .flows FlowsTitle").render()))
+            await pilot.press("s")
+        assert app.view.flows.sort == "bps"  # round the cycle
+        assert "sorted by bps both ways" in seen[0] and "sorted by => bps sent" in seen[2]
+        assert "sorted by <= pps received" in seen[4]
+        # Sorted by pps, the pair is in pps: what the order is made of stays on screen.
+        await pilot.press("s", "s", "s", "s")
+        assert [c.label for c in table.columns][3:5] == ["<= pps", "=> pps"]
+        assert flow_rows(app)[1][3:6] == ["100", "100", "1248 K"]
+
+
+async def test_tui_without_tx_has_no_sent_column_and_no_one_way_orders():
+    app, sampler = make_app(tx=False)
+    app.source.flow_script = [conversations(k) for k in range(1, 10)]
+    app.source.set_features(Feature.FLOWS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app, sampler, 2)
+        await pilot.pause()
+        table = app.query_one("#panel0 .flows RowTable")
+        assert [c.label for c in table.columns] == ["proto", "source", "destination", "pps", "bps", "bytes"]
+        assert "sorted by bps (s sort" in str(app.query_one("#panel0 .flows FlowsTitle").render())
+        sorts = []
+        for _ in range(4):
+            sorts.append(app.view.flows.sort)
+            await pilot.press("s")
+        assert sorts == ["bps", "pps", "total", "bps"]
+
+
+async def test_tui_conversation_rows_fit_80_columns():
+    app, sampler = make_app(tx=True)
+    app.source.flow_script = [conversations(k) for k in range(1, 10)]
+    app.source.set_features(Feature.FLOWS | Feature.TX)
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app, sampler, 2)
+        await pilot.pause()
+        table = app.query_one("#panel0 .flows RowTable")
+        lines = [table.render_line(y).text for y in range(table.size.height)]
+        assert all(len(line.rstrip()) <= 80 for line in lines)
+        assert "198.18.0.3:33000" in "".join(lines)  # IPv4 endpoints are not cut at 80
+        assert lines[0].split()[3:7] == ["<=", "bps", "=>", "bps"]
+
+
+def test_flow_rate_defaults_keep_old_callers_working():
+    r = FlowRate(Flow(0, 17, "a", 1, "b", 2, 3, 4, 5, 6), 1, 2, 3.0, 4.0)
+    assert (r.tx_packets, r.tx_bytes, r.tx_pps, r.tx_bps, r.flow.tx_packets) == (0, 0, 0.0, 0.0, 0)
