@@ -222,3 +222,159 @@ async def test_tui_conversation_rows_fit_80_columns():
 def test_flow_rate_defaults_keep_old_callers_working():
     r = FlowRate(Flow(0, 17, "a", 1, "b", 2, 3, 4, 5, 6), 1, 2, 3.0, 4.0)
     assert (r.tx_packets, r.tx_bytes, r.tx_pps, r.tx_bps, r.flow.tx_packets) == (0, 0, 0.0, 0.0, 0)
+
+
+# -- real veth pairs -----------------------------------------------------------------------------
+V4, V6 = ("198.18.0.2", "198.18.0.1"), ("fd00::2", "fd00::1")
+
+
+def reply(frame: bytes) -> bytes:
+    """The frame as the host would answer it: IPv4 or IPv6 addresses swapped, and the L4 ports."""
+    b = bytearray(frame)
+    l3, a, n = (14, 12, 4) if frame[12:14] == b"\x08\x00" else (14, 8, 16)
+    src, dst = slice(l3 + a, l3 + a + n), slice(l3 + a + n, l3 + a + 2 * n)
+    b[src], b[dst] = frame[dst], frame[src]
+    l4 = l3 + (20 if n == 4 else 40)
+    b[l4 : l4 + 2], b[l4 + 2 : l4 + 4] = frame[l4 + 2 : l4 + 4], frame[l4 : l4 + 2]
+    return bytes(b)
+
+
+def both_ways(out: str, iface: str) -> dict[tuple, tuple[int, int, int, int]]:
+    """Each conversation's packets and bytes received, then sent, summed over every interval's deltas."""
+    from runner import records
+
+    got: dict[tuple, list[int]] = {}
+    for r in records(out, iface):
+        for f in r.get("flows", []):
+            t = got.setdefault((f["proto"], f["src"], f["sport"], f["dst"], f["dport"]), [0, 0, 0, 0])
+            for i, name in enumerate(("packets", "bytes", "tx_packets", "tx_bytes")):
+                t[i] += f.get(name, 0)  # no tx_ keys while TX is off
+    return {k: tuple(v) for k, v in got.items()}
+
+
+def run_both_ways(lab, received: list[bytes], sent: list[bytes], *flags: str) -> str:
+    """A --flows run while `received` arrive from the peer and `sent` leave the host; its JSON lines."""
+    from runner import Bptraf
+    from test_tx import send_from_host, tx_until
+    from test_xdp import count_until
+
+    with Bptraf(lab.host, "--json", "-i", "0.2", "--flows", "--top", "100", *flags) as bp:
+        bp.wait_ready()
+        if received:
+            lab.send(received)
+        if sent:
+            send_from_host(lab.host, sent)
+        count_until(bp, lab.host, len(received))
+        if "--no-tx" not in flags:
+            tx_until(bp, lab.host, "all", len(sent))
+        code, out, err = bp.stop()  # the last, partial interval reads the flows once more
+    assert code == 0, err
+    return out
+
+
+@pytest.mark.bpf
+def test_a_conversation_is_one_row_with_exact_counts_both_ways(lab):
+    from frames import eth, ipv4, ipv6, tcp, udp
+    from netlab import sh
+
+    sh("ethtool", "-K", lab.host, "tso", "off", "gso", "off")
+    # (key as received, frame from the peer, times received, the host's answer, times sent)
+    talks = [
+        (("udp", V4[0], 4001, V4[1], 53), eth(0x0800, ipv4(17, udp(4001, 53, 100))), 5, 300, 3),
+        (("tcp", V4[0], 33000, V4[1], 443), eth(0x0800, ipv4(6, tcp(33000, 443))), 7, 1000, 11),
+        (("tcp", V6[0], 40000, V6[1], 22), eth(0x86DD, ipv6(6, tcp(40000, 22, 40))), 4, 500, 6),
+    ]
+    received = [f for _k, f, n, _size, _m in talks for _ in range(n)]
+    sent = []
+    for _key, f, _n, size, m in talks:
+        # The answer is `size` bytes longer (trailing bytes, as padding): counted on the wire all the same.
+        sent += [reply(f) + bytes(size)] * m
+    # A flow the host only sends on: no reply ever comes, so it is a row with only the sent side.
+    lonely = eth(0x0800, ipv4(17, udp(9, 7000, 60)))  # as its reply would arrive: 198.18.0.2:9 > :7000
+    sent += [reply(lonely)] * 4
+    out = run_both_ways(lab, received, sent)
+    got = both_ways(out, lab.host)
+    want = {key: (n, n * len(f), m, m * (len(f) + size)) for key, f, n, size, m in talks}
+    want[("udp", V4[0], 9, V4[1], 7000)] = (0, 0, 4, 4 * len(lonely))
+    assert got == want
+    print("both ways:", got)
+
+
+@pytest.mark.bpf
+def test_no_tx_keeps_flows_received_only(lab):
+    from frames import eth, ipv4, udp
+    from runner import records
+
+    frame = eth(0x0800, ipv4(17, udp(4001, 53)))
+    out = run_both_ways(lab, [frame] * 3, [reply(frame)] * 2, "--no-tx")
+    flows = [f for r in records(out, lab.host) for f in r.get("flows", [])]
+    assert flows and not [k for f in flows for k in f if k.startswith("tx")]
+    assert both_ways(out, lab.host) == {("udp", V4[0], 4001, V4[1], 53): (3, 3 * len(frame), 0, 0)}
+
+
+def test_drop_mode_refuses_flows_and_so_never_counts_them_both_ways():
+    import subprocess
+    import sys
+
+    from runner import ROOT
+
+    done = subprocess.run([sys.executable, "-m", "bptraf", "-d", "--flows", "lo", "-c", "1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip() == "bptraf: -d counts totals only: it cannot be combined with --flows"
+
+
+@pytest.fixture
+def ns_pair():
+    from test_tx import NsPair
+
+    pair = NsPair()
+    yield pair
+    pair.destroy()
+
+
+@pytest.mark.bpf
+def test_tso_bulk_transfer_sent_side_counts_segments(ns_pair):
+    """A conversation's sent side, on the sender's end with TSO on, is its wire segments: within 0.5%
+    of the sender namespace's TcpOutSegs (+ RetransSegs), as TX counting is (test_tx.py)."""
+    import subprocess
+    import sys
+
+    from runner import ROOT, Bptraf
+    from test_tx import SENDER, SINK, _snmp_tcp, _veth_tx_packets, tx_until
+
+    pair = ns_pair
+    pair.run(pair.a, "ethtool", "-K", pair.ia, "tso", "on", "gso", "on")
+    payload = 40 << 20
+    cmd = ["ip", "netns", "exec", pair.a, sys.executable, "-m", "bptraf", pair.ia, "--json", "-i", "0.2", "--flows"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    bp = Bptraf.__new__(Bptraf)
+    bp.args, bp.proc, bp.lines = tuple(cmd), proc, []
+    sink = subprocess.Popen(["ip", "netns", "exec", pair.b, sys.executable, "-c", SINK], stdout=subprocess.PIPE,
+                            text=True)  # fmt: skip
+    try:
+        port = int(sink.stdout.readline().strip())
+        bp.wait_ready()
+        snmp0, skbs0 = _snmp_tcp(pair), _veth_tx_packets(pair)
+        pair.run(pair.a, sys.executable, "-c", SENDER, str(port), str(payload))
+        assert int(sink.communicate(timeout=30)[0]) == payload
+        snmp, skbs = _snmp_tcp(pair), _veth_tx_packets(pair) - skbs0
+        segs = snmp["OutSegs"] - snmp0["OutSegs"] + snmp["RetransSegs"] - snmp0["RetransSegs"]
+        in_segs = snmp["InSegs"] - snmp0["InSegs"]
+        tx_until(bp, pair.ia, "tcp", segs)
+        code, out, err = bp.stop()
+    finally:
+        bp.__exit__()
+        sink.kill()
+        sink.wait()
+    assert code == 0, err
+    assert skbs * 4 < segs, "no GSO packets left the sender: the test would not test segment counting"
+    # The sink's answers arrive from 198.18.0.6:port: one row holds the transfer both ways.
+    rows = {k: v for k, v in both_ways(out, pair.ia).items() if k[:3] == ("tcp", "198.18.0.6", port)}
+    assert len(rows) == 1, rows
+    ((rx_packets, _rx_bytes, tx_packets, _tx_bytes),) = rows.values()
+    assert abs(tx_packets - segs) <= 0.005 * segs, (tx_packets, segs)
+    assert abs(rx_packets - in_segs) <= 0.005 * in_segs, (rx_packets, in_segs)
+    print(f"TSO conversation: sent {tx_packets} (TcpOutSegs+RetransSegs {segs}, {skbs} skbs), "
+          f"received {rx_packets} (InSegs {in_segs})")  # fmt: skip
