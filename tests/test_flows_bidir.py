@@ -224,6 +224,35 @@ def test_flow_rate_defaults_keep_old_callers_working():
     assert (r.tx_packets, r.tx_bytes, r.tx_pps, r.tx_bps, r.flow.tx_packets) == (0, 0, 0.0, 0.0, 0)
 
 
+
+@pytest.mark.parametrize("tx", [True, False], ids=["tx", "no-tx"])
+def test_exporter_flow_series_both_ways_under_one_conversation_label_set(tx):
+    import shutil
+    import subprocess
+
+    from bptraf.exporter import encode
+    from bptraf.exporter.metrics import Collector
+
+    src = tx_source(conversations(2), tx)
+    families = {m.name: m for m in Collector(src, flows_top=2).collect()}
+    flows = {n: {tuple(sorted(s.labels.items())): s.value for s in families[n].samples}
+             for n in families if "_flow_" in n}  # fmt: skip
+    want = {"bptraf_receive_flow_packets", "bptraf_receive_flow_bytes"}
+    if tx:
+        want |= {"bptraf_transmit_flow_packets", "bptraf_transmit_flow_bytes"}
+    assert set(flows) == want
+    # The top two by bytes both ways: C and B; the transmit series share the receive series' labels.
+    b = next(k for k in flows["bptraf_receive_flow_bytes"] if ("sport", "33000") in k)
+    assert {dict(k)["src"] for k in flows["bptraf_receive_flow_bytes"]} == {"198.18.0.4", "198.18.0.3"}
+    assert flows["bptraf_receive_flow_bytes"][b] == 2_000
+    if tx:
+        assert flows["bptraf_transmit_flow_bytes"][b] == 360_000
+        assert flows["bptraf_transmit_flow_packets"][b] == 240
+        done = subprocess.run([shutil.which("promtool") or "promtool", "check", "metrics"],
+                              input=encode.text(families.values()), capture_output=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
 # -- real veth pairs -----------------------------------------------------------------------------
 V4, V6 = ("198.18.0.2", "198.18.0.1"), ("fd00::2", "fd00::1")
 
