@@ -224,7 +224,6 @@ def test_flow_rate_defaults_keep_old_callers_working():
     assert (r.tx_packets, r.tx_bytes, r.tx_pps, r.tx_bps, r.flow.tx_packets) == (0, 0, 0.0, 0.0, 0)
 
 
-
 @pytest.mark.parametrize("tx", [True, False], ids=["tx", "no-tx"])
 def test_exporter_flow_series_both_ways_under_one_conversation_label_set(tx):
     import shutil
