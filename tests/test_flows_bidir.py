@@ -219,6 +219,18 @@ async def test_tui_conversation_rows_fit_80_columns():
         assert lines[0].split()[3:7] == ["<=", "bps", "=>", "bps"]
 
 
+def test_both_ways_columns_keep_whole_ipv4_endpoints_at_80():
+    """As a real run at 80x24 showed them: 8-wide numbers cut the peer's address, 7 leave it whole."""
+    from bptraf.tui.widgets.flows import columns
+    from bptraf.tui.widgets.rows import line
+
+    cols = ("proto", "source", "destination", "<= bps", "=> bps", "pps", "bytes")
+    found = [("udp", "198.18.0.6:60376", "198.18.0.5:9000", "790.1 K", "2143 K", "676", "2226 K")]
+    row = line(found[0], columns(cols, found, 80))
+    assert row == " udp    198.18.0.6:60376  198.18.0.5:9000  790.1 K   2143 K      676   2226 K"
+    assert line(cols, columns(cols, found, 0)).endswith("<= bps    => bps       pps     bytes")  # room: 8 wide
+
+
 def test_flow_rate_defaults_keep_old_callers_working():
     r = FlowRate(Flow(0, 17, "a", 1, "b", 2, 3, 4, 5, 6), 1, 2, 3.0, 4.0)
     assert (r.tx_packets, r.tx_bytes, r.tx_pps, r.tx_bps, r.flow.tx_packets) == (0, 0, 0.0, 0.0, 0)

@@ -88,7 +88,8 @@ class FlowsTitle(Widget):
 
 def columns(cols: tuple[str, ...], found: list[tuple[str, ...]], width: int = 0) -> list[Column]:
     """Numbers 8 wide (flow counts 5); names as wide as the widest shown (an IPv6 endpoint takes up
-    to 47), narrowed, widest first, until the row fits `width` (0: no limit); a cut name ends in `…`."""
+    to 47), narrowed, widest first, until the row fits `width` (0: no limit); a cut name ends in `…`.
+    Before a name is cut, numbers give up their spare column (si() writes at most 7 characters)."""
     fixed = {i: (8 if name != "flows" else 5) for i, name in enumerate(cols) if name not in NAMES}
     names = {
         i: min(max(max((len(r[i]) for r in found), default=0), len(name)), 47)
@@ -98,6 +99,11 @@ def columns(cols: tuple[str, ...], found: list[tuple[str, ...]], width: int = 0)
     if width:
         # line() puts one space in front and two between columns.
         room = width - 1 - 2 * (len(cols) - 1) - sum(fixed.values())
+        if sum(names.values()) > room:
+            for i in fixed:
+                if fixed[i] == 8 and max((len(r[i]) for r in found), default=0) <= 7 and len(cols[i]) <= 7:
+                    fixed[i] = 7
+                    room += 1
         while sum(names.values()) > room:
             widest = max(names, key=lambda i: (names[i], -i))
             if names[widest] <= max(len(cols[widest]), 6):
