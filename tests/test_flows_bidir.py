@@ -418,3 +418,34 @@ def test_tso_bulk_transfer_sent_side_counts_segments(ns_pair):
     assert abs(rx_packets - in_segs) <= 0.005 * in_segs, (rx_packets, in_segs)
     print(f"TSO conversation: sent {tx_packets} (TcpOutSegs+RetransSegs {segs}, {skbs} skbs), "
           f"received {rx_packets} (InSegs {in_segs})")  # fmt: skip
+
+
+@pytest.mark.bpf
+def test_switching_flows_swaps_the_egress_program_too(lab):
+    """Flows switched on at run time (the TUI's `f`) key sent frames too; switched off, the egress
+    program goes back to counting alone: the kernel's table gets no entry from what is sent."""
+    from frames import eth, ipv4, udp
+    from runner import wait_for
+    from test_tx import send_from_host
+    from test_xdp_flows import kernel_flows
+
+    from bptraf.bpf import BpfSource
+
+    frame = reply(eth(0x0800, ipv4(17, udp(4001, 53))))  # 198.18.0.1:53 > 198.18.0.2:4001
+    with BpfSource([lab.host], features=Feature.TX) as src:
+        sampler = Sampler(src)
+        src.set_features(Feature.TX | Feature.FLOWS)
+        send_from_host(lab.host, [frame] * 3)
+        seen: list = []
+
+        def sent() -> int:
+            s = sampler.sample()
+            seen.extend((r.flow.key, r.packets, r.tx_packets) for r in s.flows[0])
+            return sum(tx for _k, _p, tx in seen)
+
+        assert wait_for(lambda: sent() == 3)
+        assert {(k[2:], p) for k, p, _tx in seen} == {((17, V4[0], 4001, V4[1], 53), 0)}
+        src.set_features(Feature.TX)
+        send_from_host(lab.host, [frame] * 2)
+        assert wait_for(lambda: sampler.sample().totals[0].tx_packets[0] == 5)
+        assert kernel_flows(src, "flows4") == []
