@@ -35,6 +35,7 @@ SORT_LABELS = {
     "total": "total bytes",
 }
 RATES = ("pps", "bps", "tx_pps", "tx_bps")
+_TOTALS = ("packets", "bytes", "tx_packets", "tx_bytes")
 
 
 @dataclass(frozen=True)
@@ -131,9 +132,6 @@ def rates(prev: dict[tuple, Flow], cur: Iterable[Flow], period_s: float) -> list
         out.append(FlowRate(f, dp, db, per_second(dp, period_s), per_second(db, period_s, 8),
                             dtp, dtb, per_second(dtp, period_s), per_second(dtb, period_s, 8)))  # fmt: skip
     return out
-
-
-_TOTALS = ("packets", "bytes", "tx_packets", "tx_bytes")
 
 
 def top(flows: Iterable[FlowRate], n: int, by: str = "bps") -> list[FlowRate]:
