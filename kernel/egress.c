@@ -92,13 +92,18 @@ static __always_inline int count_tx(struct __sk_buff *skb, __u32 slot, const int
 	} else {
 		wire = len;
 	}
-	classify(s, slot, data, end, segs, wire, features & ~BPTRAF_SIZES_ON);
+	/*
+	 * Sizes before classify: its paths then start from one state, not one
+	 * per GSO case (the sizes+flows variant verified 120k instructions the
+	 * other way round, 31k this way).
+	 */
 	if (features & BPTRAF_SIZES_ON) {
 		if (segs > 1)
 			gso_sizes(s, segs, wire, len, gso_size);
 		else
 			s->sizes[size_bucket(wire)]++;
 	}
+	classify(s, slot, data, end, segs, wire, features & ~BPTRAF_SIZES_ON);
 	/*
 	 * A VLAN tag the driver inserts (skb->vlan_*) is not in the frame data;
 	 * a frame that carries a tag inline too was counted in `vlan` already.
