@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from bptraf.flows import PROTOCOLS, Flow, FlowRate, Group, address
+from bptraf.flows import PROTOCOLS, SORTS, Flow, FlowRate, Group, address
 from bptraf.rates import per_second
 
 # One decoded row: addresses as 16 bytes (IPv4 as ::ffff:a.b.c.d), ports in host order. Aligned (one byte
@@ -106,14 +106,11 @@ def first_rows(columns: list[np.ndarray], n: int) -> np.ndarray:
     return chosen[np.lexsort([c[chosen] for c in columns[::-1]])]
 
 
-# Sort keys, largest first, as bptraf.flows.top() has them: (primary, tie-break)
-_SORTS = {"bps": ("bps", "bytes"), "pps": ("pps", "packets"), "total": ("bytes", "bps")}
-
-
 def _flow(row) -> Flow:
     return Flow(int(row["slot"]), int(row["proto"]), address(row["src"].tobytes()), int(row["sport"]),
                 address(row["dst"].tobytes()), int(row["dport"]), int(row["packets"]), int(row["bytes"]),
-                int(row["first_ns"]), int(row["last_ns"]), int(row["dir"]))  # fmt: skip
+                int(row["first_ns"]), int(row["last_ns"]), int(row["dir"]), int(row["tx_packets"]),
+                int(row["tx_bytes"]))  # fmt: skip
 
 
 class FlowArray(Sequence):
@@ -139,12 +136,16 @@ class FlowArray(Sequence):
 
 
 class FlowRates(Sequence):
-    """One interface's flows in one interval, as rows; a FlowRate is made for a row when asked for."""
+    """One interface's conversations in one interval, as rows; a FlowRate is made for a row when asked for."""
 
     def __init__(self, rows: np.ndarray, period_s: float) -> None:
         self.rows = rows
-        self.pps = np.broadcast_to(per_second(rows["d_packets"].astype(float), period_s), len(rows))
-        self.bps = np.broadcast_to(per_second(rows["d_bytes"].astype(float), period_s, 8), len(rows))
+
+        def rate(name: str, scale: int = 1) -> np.ndarray:
+            return np.broadcast_to(per_second(rows[name].astype(float), period_s, scale), len(rows))
+
+        self.pps, self.bps = rate("d_packets"), rate("d_bytes", 8)
+        self.tx_pps, self.tx_bps = rate("d_tx_packets"), rate("d_tx_bytes", 8)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -153,25 +154,30 @@ class FlowRates(Sequence):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         row = self.rows[i]
-        return FlowRate(_flow(row), int(row["d_packets"]), int(row["d_bytes"]), float(self.pps[i]), float(self.bps[i]))
+        return FlowRate(_flow(row), int(row["d_packets"]), int(row["d_bytes"]), float(self.pps[i]), float(self.bps[i]),
+                        int(row["d_tx_packets"]), int(row["d_tx_bytes"]), float(self.tx_pps[i]),
+                        float(self.tx_bps[i]))  # fmt: skip
 
     def __iter__(self) -> Iterator[FlowRate]:
         return (self[i] for i in range(len(self)))
 
     def _column(self, name: str) -> np.ndarray:
-        return {"bps": self.bps, "pps": self.pps}.get(name, self.rows[name] if name in ("bytes", "packets") else None)
+        rates = {"pps": self.pps, "bps": self.bps, "tx_pps": self.tx_pps, "tx_bps": self.tx_bps}
+        return rates[name] if name in rates else self.rows[name].astype(float)
+
+    def _sum(self, names: tuple[str, ...]) -> np.ndarray:
+        return sum((self._column(n) for n in names[1:]), self._column(names[0]))
 
     def top(self, n: int, by: str = "bps") -> list[FlowRate]:
         """The n biggest, as bptraf.flows.top() orders them (ties broken by the flow's key fields)."""
-        first, second = _SORTS[by]
+        first, second = SORTS[by]
         r = self.rows
         # negated to put the largest first
-        order = first_rows([-self._column(first).astype(float), -self._column(second).astype(float), r["dir"],
-                            r["proto"], r["sport"], r["dport"]], n)  # fmt: skip
+        order = first_rows([-self._sum(first), -self._sum(second), r["dir"], r["proto"], r["sport"], r["dport"]], n)
         return [self[int(i)] for i in order]
 
     def group(self, by: str) -> list[Group]:
-        """Sums by source host, destination host or destination port (`proto/port`)."""
+        """Sums both ways by source host, destination host or destination port (`proto/port`)."""
         r = self.rows
         if not len(r):
             return []
@@ -186,10 +192,15 @@ class FlowRates(Sequence):
             return np.bincount(inverse, weights=values.astype(float), minlength=len(names))
 
         count = np.bincount(inverse, minlength=len(names))
-        sums = [total(r["d_packets"]), total(r["d_bytes"]), total(self.pps), total(self.bps), total(r["bytes"])]
+        sides = (
+            (r["d_packets"], r["d_bytes"], self.pps, self.bps, r["bytes"]),
+            (r["d_tx_packets"], r["d_tx_bytes"], self.tx_pps, self.tx_bps, r["tx_bytes"]),
+        )
+        sums = [total(v) for side in sides for v in side]
         out = []
         for i, name in enumerate(names.tolist()):
             label = f"{PROTOCOLS.get(name >> 16, str(name >> 16))}/{name & 0xFFFF}" if by == "port" else address(name)
-            p, b, pps, bps, tb = (s[i] for s in sums)
-            out.append(Group(label, int(count[i]), int(p), int(b), float(pps), float(bps), int(tb)))
+            p, b, pps, bps, tb, tp, tbb, tpps, tbps, ttb = (s[i] for s in sums)
+            out.append(Group(label, int(count[i]), int(p), int(b), float(pps), float(bps), int(tb),
+                             int(tp), int(tbb), float(tpps), float(tbps), int(ttb)))  # fmt: skip
         return out

@@ -42,10 +42,15 @@ _PROGRAMS = {
         "XDP",
     ),
     "drop": ("drop.c", {Feature.NONE: "bptraf_drop_"}, {"stats": "bptraf_drop"}, "XDP"),
-    # What pass mode sends, on tc egress (kernel/egress.c): no flows there yet.
+    # What pass mode sends, on tc egress (kernel/egress.c); its flows variants add to count.c's tables.
     "egress": (
         "egress.c",
-        {Feature.NONE: "bptraf_egress_", _SIZES: "bptraf_egress_sizes_"},
+        {
+            Feature.NONE: "bptraf_egress_",
+            _SIZES: "bptraf_egress_sizes_",
+            _FLOWS: "bptraf_egress_flows_",
+            _SIZES | _FLOWS: "bptraf_egress_sizes_flows_",
+        },
         {"stats": "bptraf_tx_stats"},
         "SCHED_CLS",
     ),

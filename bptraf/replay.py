@@ -165,8 +165,11 @@ class ReplaySource:
     def _add_flows(self, a: Attachment, records: list | None, ts: int) -> None:
         for f in records or ():
             proto = _PROTO_NUMBERS.get(f.get("proto"), 0)
+            # The sent side (tx_*) came with flows both ways: a log from before, or from --no-tx, has none.
             flow = Flow(a.ifindex, proto, f["src"], int(f["sport"]), f["dst"], int(f["dport"]),
-                        int(f.get("total_packets", f["packets"])), int(f.get("total_bytes", f["bytes"])), 0, ts)  # fmt: skip
+                        int(f.get("total_packets", f["packets"])), int(f.get("total_bytes", f["bytes"])), 0, ts, 0,
+                        int(f.get("tx_total_packets", f.get("tx_packets", 0))),
+                        int(f.get("tx_total_bytes", f.get("tx_bytes", 0))))  # fmt: skip
             self._flows[flow.key] = flow
 
     def read_flows(self) -> list[Flow]:

@@ -24,8 +24,9 @@ class TcxMissing(BptrafError):
 
 
 def variant(features: Feature) -> Feature:
-    """The egress program built for `features`: only the size histogram applies on egress."""
-    return features & Feature.SIZES
+    """The egress program built for `features`: the size histogram, and flows (sent frames add to each
+    conversation's tx side)."""
+    return features & (Feature.SIZES | Feature.FLOWS)
 
 
 class Egress:

@@ -17,25 +17,29 @@ from bptraf.units import rate, si
 
 WIDTH = 100  # plain lines fit in this many columns
 FLOW_HEADER = f"{'PROTO':>6} {'pps':>10} {'bps':>10} {'PKTS':>7} {'BYTES':>8}  SRC > DST"
-_FLOW_INDENT = len(FLOW_HEADER) - len("SRC > DST")
+# While TX is counted: received (<=, from SRC) and sent (=>, back to SRC) rates; PKTS and BYTES both ways.
+FLOW_HEADER_TX = (
+    f"{'PROTO':>6} {'<= pps':>10} {'<= bps':>10} {'=> pps':>10} {'=> bps':>10} {'PKTS':>7} {'BYTES':>8}  SRC > DST"
+)
 
 
 def endpoint(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def flow_lines(r: FlowRate) -> list[str]:
-    """A stable column form: the current rates, totals since first seen, then who to whom. A pair of
-    long (IPv6) endpoints goes on two lines, so nothing passes WIDTH columns."""
+def flow_lines(r: FlowRate, tx: bool = False) -> list[str]:
+    """A stable column form: the current rates (received, then sent when `tx`), totals since first seen,
+    then who to whom. A pair of long (IPv6) endpoints goes on two lines, so nothing passes WIDTH columns."""
     f = r.flow
+    sent = f"{rate(r.tx_pps, 'pps'):>10} {rate(r.tx_bps, 'bps'):>10} " if tx else ""
     head = (
-        f"{f.proto_name:>6} {rate(r.pps, 'pps'):>10} {rate(r.bps, 'bps'):>10} "
-        f"{si(f.packets):>7} {rate(f.bytes, 'B'):>8}  "
+        f"{f.proto_name:>6} {rate(r.pps, 'pps'):>10} {rate(r.bps, 'bps'):>10} {sent}"
+        f"{si(f.packets + f.tx_packets):>7} {rate(f.bytes + f.tx_bytes, 'B'):>8}  "
     )
     src, dst = endpoint(f.src, f.sport), endpoint(f.dst, f.dport)
     if len(head) + len(src) + 3 + len(dst) <= WIDTH:
         return [f"{head}{src} > {dst}"]
-    return [f"{head}{src}", f"{'':>{_FLOW_INDENT}}> {dst}"]
+    return [f"{head}{src}", f"{'':>{len(head)}}> {dst}"]
 
 
 def iso_time(when: float) -> str:
@@ -117,9 +121,10 @@ class PlainWriter(_Writer):
                 lines.append(sizes_line(a, r))
             lines.extend(tx_lines(a, r))
             if sample.flows is not None:
-                lines.append(FLOW_HEADER)
+                tx = bool(r.tx_packets)
+                lines.append(FLOW_HEADER_TX if tx else FLOW_HEADER)
                 for fr in top(sample.flows[i], self.top_n):
-                    lines.extend(flow_lines(fr))
+                    lines.extend(flow_lines(fr, tx))
         lines.append("")
         self.out.write("\n".join(lines) + "\n")
         self.out.flush()
@@ -157,7 +162,7 @@ class JsonWriter(_Writer):
                 record["sizes"] = dict(zip(a.sizes, r.sizes))
             record.update(tx_record(a, r, sample.features))
             if sample.flows is not None:
-                record["flows"] = [_flow_record(fr) for fr in top(sample.flows[i], self.top_n)]
+                record["flows"] = [flow_record(fr, bool(r.tx_packets)) for fr in top(sample.flows[i], self.top_n)]
                 # The flow table is shared by every interface: the same figures on each record.
                 record["flows_evicted"] = sample.flows_evicted
                 record["flows_untracked_packets"] = sample.flows_untracked
@@ -185,9 +190,11 @@ def interval_record(when: str, a: Attachment, r: Rates) -> dict:
     }
 
 
-def _flow_record(r: FlowRate) -> dict:
+def flow_record(r: FlowRate, tx: bool = False) -> dict:
+    """One conversation: what was received from src in the interval, its rates and totals; with `tx`
+    (TX counted), what was sent back to src too, in the same shape under tx_ names."""
     f = r.flow
-    return {
+    out = {
         "proto": f.proto_name,
         "src": f.src,
         "sport": f.sport,
@@ -200,3 +207,13 @@ def _flow_record(r: FlowRate) -> dict:
         "total_packets": f.packets,
         "total_bytes": f.bytes,
     }
+    if tx:
+        out.update(
+            tx_packets=r.tx_packets,
+            tx_bytes=r.tx_bytes,
+            tx_pps=round(r.tx_pps, 3),
+            tx_bps=round(r.tx_bps, 3),
+            tx_total_packets=f.tx_packets,
+            tx_total_bytes=f.tx_bytes,
+        )
+    return out

@@ -557,7 +557,7 @@ def test_flow_columns_fit_80_columns_and_keep_the_ports():
     ]
     row = line(found[1], columns(cols, found, 80))
     assert len(row) <= 80
-    assert row.rstrip().endswith("975.8 K    36.2 K")
+    assert row.rstrip().endswith("975.8 K   36.2 K")  # numbers give up their spare column first
     assert ":40015" in row and "…" in row  # cut in the middle: the port stays
     assert len(line(found[0], columns(cols, found, 0))) > 80  # unbounded, it would not fit
 

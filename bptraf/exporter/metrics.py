@@ -134,16 +134,21 @@ def per_cpu(out: Families, a: Attachment, snap: Snapshot) -> None:
         out.add("bptraf_cpu_receive_packets", doc, "counter", "bptraf_cpu_receive_packets_total", labels, n)
 
 
-def flow_families(out: Families, names: Sequence[str], top: Sequence[flows.FlowRate]) -> None:
-    for unit in ("packets", "bytes"):
-        doc = f"Top flows by rate since the previous scrape ({unit} since the flow was first seen)."
-        for r in top:
-            f = r.flow
-            iface = names[f.slot] if f.slot < len(names) else str(f.slot)
-            labels = (("interface", iface), ("protocol", f.proto_name), ("src", f.src), ("sport", str(f.sport)),
-                      ("dst", f.dst), ("dport", str(f.dport)))  # fmt: skip
-            value = f.packets if unit == "packets" else f.bytes
-            out.add(f"bptraf_receive_flow_{unit}", doc, "counter", f"bptraf_receive_flow_{unit}_total", labels, value)
+def flow_families(out: Families, names: Sequence[str], top: Sequence[flows.FlowRate], tx: bool = False) -> None:
+    """Per-conversation totals: received from src, and (with `tx`) sent back to it, under the same labels
+    (src and dst as a received frame has them) so the two directions of one conversation join."""
+    for direction in DIRECTIONS if tx else DIRECTIONS[:1]:
+        for unit in ("packets", "bytes"):
+            field = unit if direction == "receive" else f"tx_{unit}"
+            said = {"receive": "received from src", "transmit": "sent back to src"}[direction]
+            doc = f"Top flows by rate since the previous scrape ({unit} {said} since the flow was first seen)."
+            for r in top:
+                f = r.flow
+                iface = names[f.slot] if f.slot < len(names) else str(f.slot)
+                labels = (("interface", iface), ("protocol", f.proto_name), ("src", f.src), ("sport", str(f.sport)),
+                          ("dst", f.dst), ("dport", str(f.dport)))  # fmt: skip
+                family = f"bptraf_{direction}_flow_{unit}"
+                out.add(family, doc, "counter", f"{family}_total", labels, getattr(f, field))
 
 
 class Collector:
@@ -205,7 +210,8 @@ class Collector:
             out.add("bptraf_xdp", doc, "info", "bptraf_xdp_info", labels, 1)
         out.add("bptraf_build", "bptraf's version.", "info", "bptraf_build_info", (("version", __version__),), 1)
         if found is not None:
-            flow_families(out, [a.iface for a in self.source.attachments], self._top(found))
+            tx = Feature.TX in features
+            flow_families(out, [a.iface for a in self.source.attachments], self._top(found), tx)
         return out.all()
 
     def _prog(self, slot: int, a: Attachment, features: Feature) -> str:

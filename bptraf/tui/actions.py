@@ -8,7 +8,7 @@ from dataclasses import replace
 from textual.widgets import TabbedContent
 
 from bptraf.errors import BptrafError
-from bptraf.flows import GROUPS, SORT_KEYS
+from bptraf.flows import GROUPS, RX_SORT_KEYS, SORT_KEYS
 from bptraf.source import Feature, toggled
 from bptraf.tui.help import HelpScreen
 from bptraf.tui.widgets.counters import CountersTable
@@ -114,8 +114,10 @@ class KeyActions:
         self._redraw()
 
     def action_flow_sort(self) -> None:
+        """Both ways, received, sent (bps, then pps), then total bytes; without TX, bps, pps and total."""
         f = self.view.flows
-        self._set_view(flows=replace(f, sort=SORT_KEYS[(SORT_KEYS.index(f.sort) + 1) % len(SORT_KEYS)]))
+        keys = SORT_KEYS if any(self._tx) else RX_SORT_KEYS
+        self._set_view(flows=replace(f, sort=keys[(keys.index(f.sort) + 1) % len(keys)] if f.sort in keys else keys[0]))
 
     def action_flow_group(self) -> None:
         f = self.view.flows

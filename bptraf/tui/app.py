@@ -177,6 +177,7 @@ class BptrafApp(KeyActions, App[None]):
         for board, rates in zip(self.boards, sample.rates):
             board.add(rates, sample.time)
         self._flows = sample.flows
+        self._tx = tuple(bool(r.tx_packets) for r in sample.rates)
         if sample.flows_evicted and not self._evicted:
             self.notify("the flow table is full and evicting: per-flow totals undercount", severity="warning")
         self._evicted += sample.flows_evicted
@@ -207,6 +208,7 @@ class BptrafApp(KeyActions, App[None]):
 
     _flows: tuple | None = None
     _widgets: Found | None = None
+    _tx: tuple[bool, ...] = ()  # per interface: whether the last interval counted what was sent
     _evicted = 0  # flows evicted from a full flow table since start
 
     def _redraw(self) -> None:
@@ -225,6 +227,7 @@ class BptrafApp(KeyActions, App[None]):
                 note=self._flows_note(flows),
                 bytes_mode=self.view.table.bytes_mode,
                 evicted=self._evicted,
+                tx=i < len(self._tx) and self._tx[i],
             ),
         )
         panel.show(view, flows, self.resolver.name if self.resolver else str)

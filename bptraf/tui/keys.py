@@ -22,7 +22,7 @@ BINDINGS = [
     _b("r", "reset", "reset", "reset peaks, averages and totals shown (never the kernel maps)", show=False),
     _b("plus,equals_sign", "interval(1)", "+ivl", "longer interval", show=False, key_display="+"),
     _b("minus", "interval(-1)", "-ivl", "shorter interval", show=False, key_display="-"),
-    _b("s", "flow_sort", "sort", "sort flows by bps, pps or total bytes", show=False),
+    _b("s", "flow_sort", "sort", "sort flows: bps/pps both ways, <= received, => sent; total", show=False),
     _b("g", "flow_group", "group", "group flows by flow, source, destination or port", show=False),
     _b("n", "names", "names", "host names for flows (reverse DNS, cached, never blocks)", show=False),
     _b(
