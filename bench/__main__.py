@@ -18,7 +18,7 @@ from pathlib import Path
 from bench import egress, exporter, flowbench, testrun, traffic, userspace
 from bench.report import render, test_run_section
 from bench.testbed import Testbed
-from bptraf.cli import versions
+from bptraf.versions import versions
 
 HERE = Path(__file__).resolve().parent
 

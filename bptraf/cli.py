@@ -11,31 +11,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import platform
 import signal
 import sys
 import time
 from collections.abc import Sequence
 
-from bptraf import __version__, netif, output
+from bptraf import netif, output
 from bptraf.errors import EXIT_OK, EXIT_RUNTIME, BptrafError, Stopped, UsageError
+from bptraf.exporter.wiring import bind_exporter, run_quiet, serve
 from bptraf.options import Settled, output_mode, parser, settle
 from bptraf.source import Feature
 from bptraf.source import check as check_features
+from bptraf.versions import versions
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-def versions() -> str:
-    from bptraf.loader import bcc_version
-
-    try:
-        from bptraf import libbpf
-
-        lib = libbpf.version()
-    except OSError:
-        lib = "not found"
-    return f"bptraf {__version__}\nbcc {bcc_version()}\nlibbpf {lib}\nkernel {platform.release()}"
 
 
 def note(message: str) -> None:
@@ -102,48 +91,6 @@ def _features(args) -> Feature:
     if not (args.drop or args.no_tx):
         features |= Feature.TX
     return features
-
-
-def _bind_exporter(args):
-    """Check the exporter's options and bind its port, before anything is attached; None without --listen."""
-    if args.listen is None:
-        for flag, given in (("-q", args.quiet), ("--metrics-flows", args.metrics_flows)):
-            if given:
-                raise UsageError(f"{flag} needs --listen [ADDR:]PORT")
-        return None
-    if args.quiet and (args.plain or args.json):
-        raise UsageError("-q prints nothing: it cannot be combined with --plain or --json")
-    if args.metrics_flows and args.drop:
-        raise UsageError("-d counts totals only: it cannot be combined with --metrics-flows")
-    from bptraf.exporter import Exporter, parse_listen
-
-    return Exporter(parse_listen(args.listen))
-
-
-def _serve(exporter, source, args):
-    """Start serving; the source is shared with the scrape thread from now on."""
-    if exporter is None:
-        return source
-    from bptraf.exporter import xdp_program_id
-    from bptraf.exporter.shared import Shared
-
-    shared = Shared(source)
-    exporter.start(shared, xdp_program_id, args.metrics_flows or 0)
-    note(f"serving Prometheus metrics at {exporter.url}")
-    return shared
-
-
-def _run_quiet(source, args, stops: Stops) -> None:
-    """-q: the exporter alone. Wait for a stop signal (or -c intervals), watching the interfaces."""
-    from bptraf.sampler import Sampler, Wait
-
-    sampler = Sampler(source)
-    done = 0
-    while args.count is None or done < args.count:
-        if stops.wait(args.interval) is Wait.STOP:
-            return
-        done += 1
-        sampler.check()
 
 
 def _run_lines(source, args, opts: Settled, stream, stops: Stops) -> None:
@@ -220,7 +167,7 @@ def _run(args, stops: Stops, stdout_open: bool) -> tuple[int, bool]:
             note("stdin is not a terminal, so the TUI could not take keys: writing plain lines instead")
         if replay is not None and mode != "tui":
             raise BptrafError("--replay opens the TUI, which needs a terminal")
-        exporter = _bind_exporter(args)
+        exporter = bind_exporter(args)
         features = _features(args)
         if replay is not None:
             source = replay
@@ -232,9 +179,9 @@ def _run(args, stops: Stops, stdout_open: bool) -> tuple[int, bool]:
             source.open()
             if args.drop:
                 warn_drop(names)  # only now that it is really dropping
-        source = _serve(exporter, source, args)
+        source = serve(exporter, source, args, note)
         if mode == "quiet":
-            _run_quiet(source, args, stops)
+            run_quiet(source, args, stops.wait)
         elif mode == "tui":
             tui_ran = True
             _run_tui(source, args, stops, replay)
@@ -274,16 +221,6 @@ def _leave(code: int) -> None:
 def _fail(exc: BptrafError) -> int:
     note(str(exc))
     return exc.exit_code
-
-
-def _print_versions() -> int:
-    try:
-        os.write(sys.stdout.fileno(), f"{versions()}\n".encode())
-    except BrokenPipeError:
-        pass
-    except OSError as exc:
-        return _fail(BptrafError(f"cannot write to stdout: {exc.strerror}"))
-    return EXIT_OK
 
 
 def _finish(stream, stops: Stops, code: int) -> int:
@@ -346,3 +283,13 @@ def _replay_source(args):
         os.dup2(tty, 0)
         os.close(tty)
     return source
+
+
+def _print_versions() -> int:
+    try:
+        os.write(sys.stdout.fileno(), f"{versions()}\n".encode())
+    except BrokenPipeError:
+        pass
+    except OSError as exc:
+        return _fail(BptrafError(f"cannot write to stdout: {exc.strerror}"))
+    return EXIT_OK
