@@ -377,39 +377,11 @@ def ns_pair():
 def test_tso_bulk_transfer_sent_side_counts_segments(ns_pair):
     """A conversation's sent side, on the sender's end with TSO on, is its wire segments: within 0.5%
     of the sender namespace's TcpOutSegs (+ RetransSegs), as TX counting is (test_tx.py)."""
-    import subprocess
-    import sys
-
-    from runner import ROOT, Bptraf
-    from test_tx import SENDER, SINK, _snmp_tcp, _veth_tx_packets, tx_until
+    from test_tx import tso_transfer
 
     pair = ns_pair
-    pair.run(pair.a, "ethtool", "-K", pair.ia, "tso", "on", "gso", "on")
-    payload = 40 << 20
-    cmd = ["ip", "netns", "exec", pair.a, sys.executable, "-m", "bptraf", pair.ia, "--json", "-i", "0.2", "--flows"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)  # fmt: skip
-    bp = Bptraf.__new__(Bptraf)
-    bp.args, bp.proc, bp.lines = tuple(cmd), proc, []
-    sink = subprocess.Popen(["ip", "netns", "exec", pair.b, sys.executable, "-c", SINK], stdout=subprocess.PIPE,
-                            text=True)  # fmt: skip
-    try:
-        port = int(sink.stdout.readline().strip())
-        bp.wait_ready()
-        snmp0, skbs0 = _snmp_tcp(pair), _veth_tx_packets(pair)
-        pair.run(pair.a, sys.executable, "-c", SENDER, str(port), str(payload))
-        assert int(sink.communicate(timeout=30)[0]) == payload
-        snmp, skbs = _snmp_tcp(pair), _veth_tx_packets(pair) - skbs0
-        segs = snmp["OutSegs"] - snmp0["OutSegs"] + snmp["RetransSegs"] - snmp0["RetransSegs"]
-        in_segs = snmp["InSegs"] - snmp0["InSegs"]
-        tx_until(bp, pair.ia, "tcp", segs)
-        code, out, err = bp.stop()
-    finally:
-        bp.__exit__()
-        sink.kill()
-        sink.wait()
-    assert code == 0, err
-    assert skbs * 4 < segs, "no GSO packets left the sender: the test would not test segment counting"
+    out, port, grew, skbs = tso_transfer(pair, 40 << 20, "--flows")
+    segs, in_segs = grew["OutSegs"] + grew["RetransSegs"], grew["InSegs"]
     # The sink's answers arrive from 198.18.0.6:port: one row holds the transfer both ways.
     rows = {k: v for k, v in both_ways(out, pair.ia).items() if k[:3] == ("tcp", "198.18.0.6", port)}
     assert len(rows) == 1, rows

@@ -198,13 +198,12 @@ with socket.create_connection(("198.18.0.6", int(sys.argv[1])), timeout=30) as s
 """
 
 
-def test_tso_bulk_transfer_counts_wire_segments(ns_pair):
-    """The sender's end has TSO on; bptraf watches it in the sender's namespace, whose TcpOutSegs
-    counts the sender's segments alone."""
-    pair = ns_pair
+def tso_transfer(pair: NsPair, payload: int, *extra: str) -> tuple[str, int, dict[str, int], int]:
+    """Send `payload` bytes of TCP out of pair.ia with TSO on, watched by `bptraf --json -i 0.2 *extra` in
+    the sender's namespace (whose TCP counters count the sender's segments alone): bptraf's output, the
+    sink's port, the growth of the namespace's TCP counters, and the skbs the veth sent."""
     pair.run(pair.a, "ethtool", "-K", pair.ia, "tso", "on", "gso", "on")
-    payload = 40 << 20
-    cmd = ["ip", "netns", "exec", pair.a, sys.executable, "-m", "bptraf", pair.ia, "--json", "-i", "0.2"]
+    cmd = ["ip", "netns", "exec", pair.a, sys.executable, "-m", "bptraf", pair.ia, "--json", "-i", "0.2", *extra]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)  # fmt: skip
     bp = Bptraf.__new__(Bptraf)
@@ -212,16 +211,16 @@ def test_tso_bulk_transfer_counts_wire_segments(ns_pair):
     sink = subprocess.Popen(["ip", "netns", "exec", pair.b, sys.executable, "-c", SINK], stdout=subprocess.PIPE,
                             text=True)  # fmt: skip
     try:
-        port = sink.stdout.readline().strip()
+        port = int(sink.stdout.readline().strip())
         bp.wait_ready()
         snmp0, skbs0 = _snmp_tcp(pair), _veth_tx_packets(pair)
-        pair.run(pair.a, sys.executable, "-c", SENDER, port, str(payload))
+        pair.run(pair.a, sys.executable, "-c", SENDER, str(port), str(payload))
         got = int(sink.communicate(timeout=30)[0])
         snmp, skbs = _snmp_tcp(pair), _veth_tx_packets(pair) - skbs0
+        grew = {k: snmp[k] - snmp0[k] for k in ("OutSegs", "RetransSegs", "InSegs")}
         # OutSegs leaves retransmissions out (RetransSegs has them); the wire carries both.
-        out_segs, retrans = snmp["OutSegs"] - snmp0["OutSegs"], snmp["RetransSegs"] - snmp0["RetransSegs"]
-        segs = out_segs + retrans
-        tx_until(bp, pair.ia, "tcp", segs - segs // 200)  # within the 0.5% asserted below
+        segs = grew["OutSegs"] + grew["RetransSegs"]
+        tx_until(bp, pair.ia, "tcp", segs - segs // 200)  # within the 0.5% the tests assert
         code, out, err = bp.stop()
     finally:
         bp.__exit__()
@@ -229,9 +228,20 @@ def test_tso_bulk_transfer_counts_wire_segments(ns_pair):
         sink.wait()
     assert code == 0, err
     assert got == payload
+    assert skbs * 4 < segs, "no GSO packets left the sender: the test would not test segment counting"
+    return out, port, grew, skbs
+
+
+def test_tso_bulk_transfer_counts_wire_segments(ns_pair):
+    """The sender's end has TSO on; bptraf watches it in the sender's namespace, whose TcpOutSegs
+    counts the sender's segments alone."""
+    pair = ns_pair
+    payload = 40 << 20
+    out, _port, grew, _skbs = tso_transfer(pair, payload)
+    retrans = grew["RetransSegs"]
+    segs = grew["OutSegs"] + retrans
     tcp_packets, tcp_bytes = tx_totals(out, pair.ia)["tcp"]
     assert abs(tcp_packets - segs) <= 0.005 * segs, (tcp_packets, segs)
-    assert skbs * 4 < segs, "no GSO packets left the sender: the test would not test segment counting"
     # Every segment on the wire carries 14 + 20 + 32 bytes of Ethernet, IPv4 and TCP (timestamps) headers;
     # a retransmitted one carries its 1448 bytes of payload (the MSS at MTU 1500) once more.
     wire = payload + retrans * 1448 + tcp_packets * 66
