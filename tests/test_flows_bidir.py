@@ -162,10 +162,16 @@ def test_replay_reads_the_sent_side_and_old_logs_without_it():
         assert (r.packets, r.bytes, (r.tx_packets, r.tx_bytes)) == (25, 25_000, sent)
 
 
-async def test_tui_rows_are_conversations_sorted_by_each_direction():
-    app, sampler = make_app(tx=True)
+def conversations_app(tx: bool):
+    """The TUI over a scripted source whose flows are `conversations()`, TX counted or not."""
+    app, sampler = make_app(tx=tx)
     app.source.flow_script = [conversations(k) for k in range(1, 10)]
-    app.source.set_features(Feature.FLOWS | Feature.TX)
+    app.source.set_features(Feature.FLOWS | Feature.TX if tx else Feature.FLOWS)
+    return app, sampler
+
+
+async def test_tui_rows_are_conversations_sorted_by_each_direction():
+    app, sampler = conversations_app(tx=True)
     async with app.run_test(size=(120, 40)) as pilot:
         feed(app, sampler, 2)
         await pilot.pause()
@@ -189,9 +195,7 @@ async def test_tui_rows_are_conversations_sorted_by_each_direction():
 
 
 async def test_tui_without_tx_has_no_sent_column_and_no_one_way_orders():
-    app, sampler = make_app(tx=False)
-    app.source.flow_script = [conversations(k) for k in range(1, 10)]
-    app.source.set_features(Feature.FLOWS)
+    app, sampler = conversations_app(tx=False)
     async with app.run_test(size=(80, 24)) as pilot:
         feed(app, sampler, 2)
         await pilot.pause()
@@ -206,9 +210,7 @@ async def test_tui_without_tx_has_no_sent_column_and_no_one_way_orders():
 
 
 async def test_tui_conversation_rows_fit_80_columns():
-    app, sampler = make_app(tx=True)
-    app.source.flow_script = [conversations(k) for k in range(1, 10)]
-    app.source.set_features(Feature.FLOWS | Feature.TX)
+    app, sampler = conversations_app(tx=True)
     async with app.run_test(size=(80, 24)) as pilot:
         feed(app, sampler, 2)
         await pilot.pause()
