@@ -59,8 +59,13 @@ class Recipe:
         return [
             f"-I{kernel_dir()}",
             f"-DBPTRAF_NIFACES={int(self.nifaces)}",
-            f"-DBPTRAF_FLOWS_MAX={int(self.flows_max)}",
+            f"-DBPTRAF_FLOW_BITS={flow_bits(self.flows_max)}",
         ]
+
+
+def flow_bits(flows_max: int) -> int:
+    """A flow table's size as a power of two: at least twice the flows it holds (kernel/counters.h)."""
+    return max(1, (2 * int(flows_max) - 1).bit_length())
 
 
 def import_bcc():

@@ -1,33 +1,56 @@
-"""The kernel's flow tables, read in batches into numpy buffers and decoded without a per-entry Python loop.
+"""The kernel's flow tables, read through mmap into numpy rows, without a system call or a Python loop
+per flow.
 
-kernel/counters.h keeps IPv4 and IPv6 flows in two hash maps (16- and 40-byte keys) and no timestamps:
-this reader sees a flow go idle when its count stops changing between reads, deletes idle flows in
-batches, and, when a table is full, evicts its least active flows to make room. The kernel counts the
-packets of flows that found no room, so a full table is never silent.
+kernel/counters.h keeps IPv4 and IPv6 flows in two arrays of slots (16- and 40-byte keys, then the
+counts), open-addressed by a hash of the key, and no timestamps. A flow keeps its slot while it lives,
+so this reader matches each read to the last one slot by slot: a slot whose key is unchanged holds the
+same flow, whose growth is the difference of its counts. It sees a flow go idle when its count stops
+changing, and deletes it by zeroing its slot (the first key word last: the kernel claims a slot by
+swapping that word from zero). When a table has no room for a flow, the kernel counts its packets as
+untracked and raises a flag, and the least active flows are evicted; a table holding more than
+--flows-max flows loses the least active beyond it, so it stays at most half full.
+
+One flow may hold two slots, both within BPTRAF_FLOW_PROBES of each other: two CPUs that inserted it
+at once, or a flow whose next packet found, before its slot, a slot freed since. The kernel then adds
+to the first of the two in probe order; the reader folds the other one's counts into it, once, and
+frees it, so a flow is one row and its counts stay exact.
 """
 
 from __future__ import annotations
 
 import ctypes
 import itertools
+import mmap
 import threading
 
 import numpy as np
 
 from bptraf import libbpf
-from bptraf.flowarray import FLOW, take
+from bptraf.build import flow_bits
+from bptraf.flowarray import FLOW
 from bptraf.flows import TableState
 
 # struct bptraf_flow4_key, bptraf_flow6_key and bptraf_flow in kernel/counters.h; ports in network order
-KEY4 = np.dtype([("src", "u1", (4,)), ("dst", "u1", (4,)), ("sport", ">u2"), ("dport", ">u2"),
-                 ("proto", "u1"), ("slot", "u1"), ("dir", "u1"), ("pad", "u1")])  # fmt: skip
-KEY6 = np.dtype([("src", "u1", (16,)), ("dst", "u1", (16,)), ("sport", ">u2"), ("dport", ">u2"),
-                 ("proto", "u1"), ("slot", "u1"), ("dir", "u1"), ("pad", "u1")])  # fmt: skip
+KEY4 = np.dtype([("sport", ">u2"), ("dport", ">u2"), ("proto", "u1"), ("slot", "u1"), ("dir", "u1"),
+                 ("state", "u1"), ("src", "u1", (4,)), ("dst", "u1", (4,))])  # fmt: skip
+KEY6 = np.dtype([("sport", ">u2"), ("dport", ">u2"), ("proto", "u1"), ("slot", "u1"), ("dir", "u1"),
+                 ("state", "u1"), ("src", "u1", (16,)), ("dst", "u1", (16,))])  # fmt: skip
 VALUE = np.dtype([("packets", "=u8"), ("bytes", "=u8"), ("tx_packets", "=u8"), ("tx_bytes", "=u8")])
-EVICT_SHARE = 8  # a full table loses 1/8 of its flows, the least active, per read
+USED, CLAIMED = 1, 2  # a slot's state (BPTRAF_FLOW_USED, BPTRAF_FLOW_CLAIMED); 0: empty
+STATE_BYTE = 7  # where the state is in a slot, whatever the byte order
+PROBES = 8  # BPTRAF_FLOW_PROBES: a flow is within this many slots of its hash's
+EVICT_SHARE = 8  # a table without room loses 1/8 of its flows, the least active, per read
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93,
                  0xFF51AFD7ED558CCD], dtype=np.uint64)  # fmt: skip
 _READS = itertools.count(1)  # every read in this process has its own serial: no two reads' rows pass for one another
+
+
+def slot_dtype(key: np.dtype) -> np.dtype:
+    """struct bptraf_flow4_slot / bptraf_flow6_slot: the key, then the counts."""
+    return np.dtype([*((n, key.fields[n][0]) for n in key.names), *((n, VALUE.fields[n][0]) for n in VALUE.names)])
+
+
+SLOT4, SLOT6 = slot_dtype(KEY4), slot_dtype(KEY6)
 
 
 def decode(keys4: np.ndarray, values4: np.ndarray, keys6: np.ndarray, values6: np.ndarray) -> np.ndarray:
@@ -39,11 +62,11 @@ def decode(keys4: np.ndarray, values4: np.ndarray, keys6: np.ndarray, values6: n
 
 
 def _fill(out: np.ndarray, keys: np.ndarray, values: np.ndarray) -> None:
-    # Addresses are written as 2-, 4- and 8-byte words: numpy copies a row's 16 bytes as an array of
-    # its own, which costs 6x more.
+    # Addresses are written as 4- and 8-byte words: numpy copies a row's 16 bytes as an array of its
+    # own, which costs 6x more.
     for side in ("src", "dst"):
         to = out[side]
-        if keys.dtype == KEY4:  # as ::ffff:a.b.c.d
+        if keys.dtype.fields[side][0].shape == (4,):  # as ::ffff:a.b.c.d
             to.view(np.uint16)[:, 5] = 0xFFFF
             to.view(np.uint32)[:, 3] = keys[side].view(np.uint32)[:, 0]
         else:
@@ -56,8 +79,8 @@ def _fill(out: np.ndarray, keys: np.ndarray, values: np.ndarray) -> None:
 
 
 def key_hash(raw: np.ndarray) -> np.ndarray:
-    """A 64-bit mix of each row of raw key bytes (rows a multiple of 8 bytes long): flows are matched
-    across reads by it, then by the whole key. Two live flows would have to collide in 64 bits to be
+    """A 64-bit mix of each row of raw key words: FLOW rows of two reads are matched by it, then by the
+    whole key (bptraf.flowarray.growth). Two live flows would have to collide in 64 bits to be
     confused, and then only one of them is taken for new."""
     words = raw.view(np.uint64)
     h = np.zeros(len(words), np.uint64)
@@ -66,93 +89,89 @@ def key_hash(raw: np.ndarray) -> np.ndarray:
     return h ^ (h >> np.uint64(29))
 
 
-class _Last:
-    """What one table's last read saw, row by row in the kernel's order: the keys (as 64-bit words),
-    counts, when each flow was first seen and last changed, whether it is still in the kernel, and,
-    once sorted, the key hashes in order."""
-
-    def __init__(self, words: np.ndarray, counts: np.ndarray, h: np.ndarray, first: np.ndarray, last: np.ndarray,
-                 alive: np.ndarray, by_hash: tuple[np.ndarray, np.ndarray] | None = None) -> None:  # fmt: skip
-        self.words, self.counts, self.h, self.first, self.last, self.alive = words, counts, h, first, last, alive
-        self.by_hash = by_hash
-
-    @classmethod
-    def empty(cls, words: int) -> _Last:
-        none = np.zeros(0, np.int64)
-        return cls(np.zeros((0, words), np.uint64), np.zeros((0, 4), np.uint64), none.view(np.uint64), none, none,
-                   none > 0)  # fmt: skip
-
-    def match(self, words: np.ndarray, h: np.ndarray) -> tuple[np.ndarray | None, np.ndarray, tuple | None]:
-        """For each row of a new read: its row in this one (None: the same rows), whether that is the same
-        flow, still in the kernel (a deleted flow that comes back is a new one); and the new read's
-        hashes in order, when they were sorted (the next read matches against them)."""
-        n, m = len(words), len(self.words)
-        if n == m and np.array_equal(words, self.words):  # nothing came or went: the kernel lists it in the same order
-            return None, self.alive.copy(), self.by_hash
-        if not n or not m:
-            return np.zeros(n, np.intp), np.zeros(n, bool), None
-        hs, order = self.by_hash or _sorted(self.h)
-        mine = _sorted(h)
-        at = np.empty(n, np.intp)
-        at[mine[1]] = np.minimum(np.searchsorted(hs, mine[0]), m - 1)  # in order: 7x cheaper than at random
-        j = order[at]
-        known = (hs[at] == h) & self.alive[j]
-        theirs = self.words[j]
-        for i in range(words.shape[1]):
-            known &= theirs[:, i] == words[:, i]
-        return j, known, mine
-
-
-def _sorted(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(h)
-    return h[order], order
-
-
 class _Table:
-    """One kernel hash map, the buffers its batch reads land in (two, so that the last read stays whole
-    while the next one lands), and what the last read saw."""
+    """One kernel flow table, mapped into this process, and what the last read saw in each slot: the
+    key words, the counts, when the flow was first seen and last changed, and counts folded into it
+    from a second slot of the same flow."""
 
-    def __init__(self, fd: int, key: np.dtype, capacity: int, tag: int) -> None:
-        self.fd = fd
+    def __init__(self, fd: int, key: np.dtype, slots: int, tag: int) -> None:
         self.key_dtype = key
-        self.capacity = capacity
+        self.slot_dtype = slot_dtype(key)
+        self.slots = slots
+        self.kw = key.itemsize // 8  # key words; the counts are the 4 words after them
         self.tag = np.uint64(tag)  # keeps the two tables' hashes apart in FLOW rows
-        self._buffers = [(np.zeros(capacity, key), np.zeros(capacity, VALUE)) for _ in range(2)]
-        self.last = _Last.empty(key.itemsize // 8)
+        size = self.slot_dtype.itemsize * slots
+        self._mem = mmap.mmap(fd, (size + mmap.PAGESIZE - 1) // mmap.PAGESIZE * mmap.PAGESIZE)
+        self.live = np.frombuffer(self._mem, np.uint64, size // 8).reshape(slots, self.kw + 4)
+        self.reset()
 
-    def read(self) -> tuple[np.ndarray, np.ndarray]:
-        keys, values = self._buffers[0]
-        self._buffers.reverse()
-        n = libbpf.map_read_batch(self.fd, keys.ctypes.data, values.ctypes.data, self.key_dtype.itemsize,
-                                  VALUE.itemsize, self.capacity)  # fmt: skip
-        return keys[:n], values[:n]
+    def reset(self) -> None:
+        kw = self.kw
+        self.keys = np.zeros((self.slots, kw), np.uint64)
+        self.counts = np.zeros((self.slots, 4), np.uint64)
+        self.carried = np.zeros((self.slots, 4), np.uint64)
+        self.first = np.zeros(self.slots, np.int64)
+        self.last = np.zeros(self.slots, np.int64)
+        self.alive = np.zeros(self.slots, bool)
 
-    def delete(self, keys: np.ndarray) -> None:
-        """Delete these keys in batches; a key already gone (a race) is skipped."""
-        keys = np.ascontiguousarray(keys)
-        while len(keys):
-            done = libbpf.map_delete_batch(self.fd, keys.ctypes.data, len(keys))
-            keys = keys[done + 1 :]  # the kernel stops at a key already gone: go on after it
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+        """A copy of the table, and the slots that hold a whole flow. The kernel publishes a slot's first
+        word last and the copy reads it first, so a used slot's copy is whole."""
+        words = self.live.copy()
+        state = words.view(np.uint8)[:, STATE_BYTE]
+        return words, np.flatnonzero(state == USED)
+
+    def free(self, slots: np.ndarray) -> None:
+        """Zero these slots in the kernel: counts and the other key words first, the first word last, so
+        that no program claims a slot still being cleared."""
+        if len(slots):
+            self.live[slots, 1:] = 0
+            self.live[slots, 0] = 0
+            self.alive[slots] = False
+
+    def close(self) -> None:
+        self.live = np.zeros((0, self.kw + 4), np.uint64)
+        self._mem.close()
+
+
+def duplicates(words: np.ndarray, used: np.ndarray, new: np.ndarray, kw: int) -> list[tuple[int, int]]:
+    """Pairs (first, second) of used slots that hold the same key, where one of them is among `new` and
+    second follows first within PROBES slots, as the kernel probes them."""
+    slots = len(words)
+    mask = slots - 1
+    out = []
+    if not len(new):
+        return out
+    for d in range(1, min(PROBES, slots)):
+        for ahead in (True, False):
+            other = (new + d) & mask if ahead else (new - d) & mask
+            same = used[other] & np.all(words[other, :kw] == words[new, :kw], axis=1)
+            for i, j in zip(new[same].tolist(), other[same].tolist()):
+                out.append((i, j) if ahead else (j, i))
+    return out
 
 
 class FlowTables:
     """Reads the flow tables; tracks when each flow last changed, to age idle ones out."""
 
     def __init__(self, maps: dict[str, int], capacity: int, ncpus: int, idle_ns: int) -> None:
-        self._tables = (_Table(maps["flows4"], KEY4, capacity, 4), _Table(maps["flows6"], KEY6, capacity, 6))
+        slots = 1 << flow_bits(capacity)
+        self._tables = (_Table(maps["flows4"], KEY4, slots, 4), _Table(maps["flows6"], KEY6, slots, 6))
+        self.capacity = capacity
         self._full_fd = maps["flow_full"]
         self._stats_fd = maps["flow_stats"]
         self._ncpus = ncpus
         self._idle_ns = idle_ns
         self._read_id = 0  # the last read's FLOW "read" value
         self.evicted = 0
+        self.refused = 0  # packets of flows refused for want of room (in the kernel's table, over capacity)
         self._lock = threading.Lock()
 
     def read(self, now_ns: int) -> tuple[np.ndarray, TableState]:
         """Every live flow (a FLOW array, each row with its growth since this object's previous read);
-        idle flows are deleted from the kernel instead, and a full table loses its least active
-        1/EVICT_SHARE after this read reports them. Thread-safe: the TUI's worker and the exporter's
-        scrapes may read at once."""
+        idle flows are deleted from the kernel instead, and a table without room, or holding more than
+        `capacity` flows, loses its least active ones after this read reports them. Thread-safe: the
+        TUI's worker and the exporter's scrapes may read at once."""
         with self._lock:
             return self._read(now_ns)
 
@@ -161,70 +180,97 @@ class FlowTables:
         parts = [self._step(table, now_ns, bool(full[i])) for i, table in enumerate(self._tables)]
         out = np.zeros(sum(len(p[0]) for p in parts), FLOW)
         start = 0
-        for keys, values, columns in parts:
-            rows = out[start : start + len(keys)]
-            start += len(keys)
-            _fill(rows, keys, values)
+        for rows, table, columns, _over in parts:
+            part = out[start : start + len(rows)]
+            start += len(rows)
+            flat = np.ascontiguousarray(rows).view(table.slot_dtype).ravel()
+            _fill(part, flat, flat)
             for name, column in columns.items():
-                rows[name] = column
+                part[name] = column
         read_id = next(_READS) << 32 | len(out)
         out["read"], out["since"] = read_id, self._read_id
         self._read_id = read_id
         for i in np.flatnonzero(full):
             self._clear_full(i)
-        return out, TableState(self.evicted, self._untracked(), bool(full.any()))
+        over = any(p[3] for p in parts)
+        return out, TableState(self.evicted, self._untracked(), bool(full.any()) or over)
 
-    def _step(self, table: _Table, now_ns: int, full: bool) -> tuple[np.ndarray, np.ndarray, dict]:
-        """Read one table and match it to its last read: when each flow was first seen and last changed,
-        what it gained; delete the idle (and, from a full table, the least active); what is left to report."""
-        keys, values = table.read()
-        words = keys.view(np.uint64).reshape(len(keys), table.key_dtype.itemsize // 8)
-        h = key_hash(words)
-        last = table.last
-        j, known, by_hash = last.match(words, h)
-        counts = values.view(np.uint64).reshape(len(values), 4)  # VALUE as 64-bit words: columns cost less
-        if known.any():
-            if j is None:  # the same rows as the last read
-                before, first, changed = last.counts, last.first, last.last
-            else:
-                before, first, changed = last.counts[j], last.first[j], last.last[j]
-            # A count that went backwards: deleted and created again between the reads, a new flow.
-            known &= (before[:, 0] <= counts[:, 0]) & (before[:, 2] <= counts[:, 2])
-            same = known & (before[:, 0] == counts[:, 0]) & (before[:, 2] == counts[:, 2])
-            first = np.where(known, first, now_ns)
-            changed = np.where(same, changed, now_ns)
-            grown = counts - before
-            if not known.all():
-                grown[~known] = counts[~known]
-        else:
-            first = changed = np.full(len(keys), now_ns, np.int64)
-            grown = counts
-        idle = now_ns - changed > self._idle_ns
-        gone = idle
-        if full:  # an insert found no room since the last read
-            evict = _least_active(changed, counts[:, 0], ~idle, table.capacity // EVICT_SHARE - int(idle.sum()))
+    def _step(self, table: _Table, now_ns: int, full: bool) -> tuple[np.ndarray, _Table, dict, bool]:
+        """Read one table and match each slot to its last read: when each flow was first seen and last
+        changed, what it gained; fold a flow's second slot into its first; delete the idle (and, from a
+        table without room or over capacity, the least active); what is left to report."""
+        words, idx = table.snapshot()
+        kw = table.kw
+        rows = words[idx]
+        keys, counts = rows[:, :kw], rows[:, kw:]
+        known = table.alive[idx] & np.all(table.keys[idx] == keys, axis=1)
+        before = table.counts[idx]
+        # A count that went backwards: freed and taken again between the reads, a new flow.
+        known &= (before[:, 0] <= counts[:, 0]) & (before[:, 2] <= counts[:, 2])
+        same = known & (before[:, 0] == counts[:, 0]) & (before[:, 2] == counts[:, 2])
+        first = np.where(known, table.first[idx], now_ns)
+        changed = np.where(same, table.last[idx], now_ns)
+        carried = np.where(known[:, None], table.carried[idx], 0).astype(np.uint64)
+        grown = np.where(known[:, None], counts - before, counts).astype(np.uint64)
+        table.keys[idx], table.counts[idx] = keys, counts
+        table.alive[:] = False
+        table.alive[idx] = True
+        keep = np.ones(len(idx), bool)
+        pairs = duplicates(words, table.alive, idx[~known], kw)
+        if pairs:
+            at = {s: i for i, s in enumerate(idx.tolist())}
+            for a, b in pairs:  # rare: a handful at most
+                i, j = at[a], at[b]
+                if not (keep[i] and keep[j]):
+                    continue
+                carried[i] += counts[j] + carried[j]
+                grown[i] += grown[j]
+                first[i] = min(first[i], first[j])
+                changed[i] = max(changed[i], changed[j])
+                keep[j] = False
+            table.free(idx[~keep])
+        table.carried[idx] = carried
+        table.first[idx], table.last[idx] = first, changed
+        idle = keep & (now_ns - changed > self._idle_ns)
+        live = keep & ~idle
+        # More flows than asked for: the newest beyond the bound are refused, as a full table would have
+        # refused them (their packets count as untracked), and the least active make room.
+        over = int(live.sum()) - self.capacity
+        refused = np.zeros(len(idx), bool)
+        if over > 0:
+            refused = _least_active(np.zeros(len(idx), np.int64), counts[:, 0] + counts[:, 2], live & ~known, over)
+            self.refused += int(
+                (counts[refused, 0] + carried[refused, 0] + counts[refused, 2] + carried[refused, 2]).sum()
+            )
+        gone = idle | refused
+        if full or over > 0:  # no room for a flow since the last read, or more flows than asked for
+            n = self.capacity // EVICT_SHARE - int(idle.sum())
+            evict = _least_active(changed, counts[:, 0], live & ~refused, n)
             self.evicted += int(evict.sum())
-            gone = idle | evict
-        if gone.any():
-            table.delete(take(keys, gone))
-        table.last = _Last(words, counts, h, first, changed, ~gone, by_hash)
+            gone |= evict
+        table.free(idx[gone])
         # An evicted flow is still reported this once (its last packets count); an idle one has none.
-        columns = {"h": h ^ table.tag, "first_ns": first, "last_ns": changed}
+        show = live & ~refused
+        total = counts + carried
+        columns = {"h": key_hash(keys[show]) ^ table.tag, "first_ns": first[show], "last_ns": changed[show]}
         for i, name in enumerate(VALUE.names):
-            columns[f"d_{name}"] = grown[:, i]
-        if idle.any():
-            keep = ~idle
-            return take(keys, keep), take(values, keep), {name: column[keep] for name, column in columns.items()}
-        return keys, values, columns
+            columns[name] = total[show, i]
+            columns[f"d_{name}"] = grown[show, i]
+        return rows[show], table, columns, over > 0
 
     def clear(self) -> None:
         """Empty both tables (flows switched off)."""
         with self._lock:
             for i, table in enumerate(self._tables):
-                keys, _values = table.read()
-                table.delete(keys)
-                table.last = _Last.empty(table.key_dtype.itemsize // 8)
+                table.free(np.arange(table.slots))
+                table.reset()
                 self._clear_full(i)
+
+    def close(self) -> None:
+        """Unmap the tables (a mapping keeps a kernel map alive)."""
+        with self._lock:
+            for table in self._tables:
+                table.close()
 
     def _full_flags(self) -> np.ndarray:
         out = np.zeros(len(self._tables), bool)
@@ -240,7 +286,7 @@ class FlowTables:
     def _untracked(self) -> int:
         buf = (ctypes.c_uint64 * (2 * self._ncpus))()
         libbpf.map_lookup(self._stats_fd, 0, buf)
-        return sum(buf[0::2])
+        return sum(buf[0::2]) + self.refused
 
 
 def _least_active(last_ns: np.ndarray, packets: np.ndarray, candidates: np.ndarray, n: int) -> np.ndarray:

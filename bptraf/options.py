@@ -89,7 +89,7 @@ def parser() -> argparse.ArgumentParser:
         "--flows-max",
         type=_bounded(int, 16, 1 << 20, "a whole number"),
         metavar="N",
-        help=f"flow table size per IP version (default {FLOWS_MAX_DEFAULT}; with --flows, or the TUI)",
+        help=f"flows held per IP version (default {FLOWS_MAX_DEFAULT}; with --flows, or the TUI)",
     )
     p.add_argument(
         "--flows-idle",

@@ -13,49 +13,40 @@
 
 BPF_PERCPU_ARRAY(bptraf_stats, struct bptraf_stats, BPTRAF_NIFACES);
 /*
- * Flow tables: plain (not LRU) hashes. An LRU insert into a full table evicts
- * under locks and costs many times a hit; here a full table refuses the insert,
- * and `bptraf_flow_full` then keeps every CPU from retrying until userspace,
- * which evicts the least active flows in batches, clears it.
+ * Flow tables: arrays of slots, open addressing. A flow's key hashes to a home
+ * slot, and the flow is in the first slot of the BPTRAF_FLOW_PROBES from there
+ * whose key is its own; a lookup stops at an empty slot, where a new flow
+ * claims it. An array lookup is inlined by the kernel, so a hit is a hash of
+ * the key's words, one slot's key compared and two atomic adds, with no call
+ * into the kernel: a kernel hash map's lookup cost some 35-50 ns here
+ * (bench/kernel/lookup.c measures it). Userspace reads the tables through
+ * mmap (BPF_F_MMAPABLE), deletes a flow by zeroing its slot, the first key
+ * word last, and folds in the rare second slot of one flow: two CPUs that
+ * insert it at once, or a flow whose first packets went past a slot freed
+ * since (bptraf/flowtable.py).
  *
- * A hit is one hash lookup and two atomic adds; the full flag and the
- * untracked counters are looked at only on a miss. The lookup is nearly all
- * of a hit's cost: the kernel hashes and compares the key in out-of-line
- * functions, and on a CPU whose mitigations make every kernel return slow it
- * costs some 40 ns even for a 4-byte key (bench/kernel/lookup.c measures it).
- * The atomic adds, a preallocated table against BPF_F_NO_PREALLOC, and a
- * per-CPU value against the shared one measured within noise of each other.
+ * When all the probed slots hold other flows, the packet is counted as
+ * untracked (its totals stay exact) and `bptraf_flow_full` tells userspace,
+ * which then evicts the least active flows.
  */
-BPF_HASH(bptraf_flows4, struct bptraf_flow4_key, struct bptraf_flow, BPTRAF_FLOWS_MAX);
-BPF_HASH(bptraf_flows6, struct bptraf_flow6_key, struct bptraf_flow, BPTRAF_FLOWS_MAX);
+BPF_F_TABLE("array", __u32, struct bptraf_flow4_slot, bptraf_flows4, BPTRAF_FLOW_SLOTS, BPF_F_MMAPABLE);
+BPF_F_TABLE("array", __u32, struct bptraf_flow6_slot, bptraf_flows6, BPTRAF_FLOW_SLOTS, BPF_F_MMAPABLE);
 BPF_ARRAY(bptraf_flow_full, __u32, 2);	/* per table: 0 IPv4, 1 IPv6 */
 BPF_PERCPU_ARRAY(bptraf_flow_stats, struct bptraf_flow_stats, 1);
 
-/* A flow not in its table: insert it, or count it as untracked when the table is full. */
-static __always_inline void flow_untracked(__u32 pkts, __u64 len)
+/* A flow the table had no room for: its packets are counted as untracked, and userspace told. */
+static __always_inline void flow_untracked(__u32 table, __u32 pkts, __u64 len)
 {
 	__u32 zero = 0;
 	struct bptraf_flow_stats *st = bptraf_flow_stats.lookup(&zero);
+	__u32 *full = bptraf_flow_full.lookup(&table);
 
 	if (st) {
 		st->untracked_packets += pkts;
 		st->untracked_bytes += len;
 	}
-}
-
-static __always_inline void flow_full(__u32 table)
-{
-	__u32 *full = bptraf_flow_full.lookup(&table);
-
-	if (full)
+	if (full && !*full)	/* read first: the flag's cache line stays shared while it is set */
 		*full = 1;
-}
-
-static __always_inline int flow_table_full(__u32 table)
-{
-	__u32 *full = bptraf_flow_full.lookup(&table);
-
-	return full && *full;
 }
 
 /* Frames more for a flow, on its received or (tx, a compile-time constant) sent side; its value is shared by
@@ -71,66 +62,108 @@ static __always_inline void flow_add(struct bptraf_flow *f, __u32 pkts, __u64 le
 	}
 }
 
-static __always_inline struct bptraf_flow flow_fresh(__u32 pkts, __u64 len, const int tx)
+/* Where a key's probe starts: the top bits of a sum of its words times odd constants. */
+static __always_inline __u32 flow_home(const __u64 *k, const int words)
 {
-	struct bptraf_flow f = {};
+	const __u64 mix[5] = {0x9E3779B97F4A7C15ULL, 0xC2B2AE3D27D4EB4FULL, 0x165667B19E3779F9ULL,
+			      0xD6E8FEB86659FD93ULL, 0xFF51AFD7ED558CCDULL};
+	__u64 x = 0;
 
-	if (tx) {
-		f.tx_packets = pkts;
-		f.tx_bytes = len;
-	} else {
-		f.packets = pkts;
-		f.bytes = len;
-	}
-	return f;
+#pragma unroll
+	for (int i = 0; i < words; i++)
+		x += k[i] * mix[i];
+	return x >> (64 - BPTRAF_FLOW_BITS);
 }
 
-/* bcc resolves a map only where it is named, so the two tables get one function each. */
+static __always_inline int flow_same(const __u64 *w, const __u64 *k, const int words)
+{
+#pragma unroll
+	for (int i = 0; i < words; i++)
+		if (w[i] != k[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * Fill in a slot this program claimed for key k (its first word swapped from zero
+ * to `claimed`, state CLAIMED) and count the frame in it: the counts and the
+ * other key words, then the first word published with state USED.
+ */
+static __always_inline void flow_fill(__u64 *w, struct bptraf_flow *f, const __u64 *k, const int words, __u32 pkts,
+				      __u64 len, const int tx)
+{
+	/* Stored, not added: an add that raced with userspace zeroing the slot may have left counts. */
+	f->packets = tx ? 0 : pkts;
+	f->bytes = tx ? 0 : len;
+	f->tx_packets = tx ? pkts : 0;
+	f->tx_bytes = tx ? len : 0;
+#pragma unroll
+	for (int i = 1; i < words; i++)
+		w[i] = k[i];
+	__sync_lock_test_and_set(&w[0], k[0]);	/* an atomic swap: ordered after the stores above */
+}
+
+/* bcc resolves a map only where it is named, so the two tables get one probe loop each. */
 static __always_inline void track_flow4(struct bptraf_flow4_key *key, __u32 pkts, __u64 len, const int tx)
 {
-	struct bptraf_flow *f = bptraf_flows4.lookup(key);
+	const __u64 *k = (const __u64 *)key;
+	__u32 home = flow_home(k, 2);
+	__u64 claimed;
 
-	if (f) {
-		flow_add(f, pkts, len, tx);
-		return;
-	}
-	if (!flow_table_full(0)) {
-		struct bptraf_flow fresh = flow_fresh(pkts, len, tx);
+	key->state = BPTRAF_FLOW_CLAIMED;
+	claimed = k[0];
+	key->state = BPTRAF_FLOW_USED;
+#pragma unroll
+	for (__u32 p = 0; p < BPTRAF_FLOW_PROBES; p++) {
+		__u32 at = (home + p) & (BPTRAF_FLOW_SLOTS - 1);
+		struct bptraf_flow4_slot *s = bptraf_flows4.lookup(&at);
+		__u64 *w;
 
-		/* NOEXIST: another CPU may have inserted it meanwhile; then add to that entry. */
-		if (bptraf_flows4.insert(key, &fresh) == 0)
-			return;
-		f = bptraf_flows4.lookup(key);
-		if (f) {
-			flow_add(f, pkts, len, tx);
+		if (!s)
+			break;
+		w = (__u64 *)&s->key;
+		if (flow_same(w, k, 2)) {
+			flow_add(&s->flow, pkts, len, tx);
 			return;
 		}
-		flow_full(0);
+		/* An empty slot: take it, unless another CPU just did (then look on). */
+		if (w[0] == 0 && __sync_val_compare_and_swap(&w[0], 0, claimed) == 0) {
+			flow_fill(w, &s->flow, k, 2, pkts, len, tx);
+			return;
+		}
 	}
-	flow_untracked(pkts, len);
+	flow_untracked(0, pkts, len);
 }
 
 static __always_inline void track_flow6(struct bptraf_flow6_key *key, __u32 pkts, __u64 len, const int tx)
 {
-	struct bptraf_flow *f = bptraf_flows6.lookup(key);
+	const __u64 *k = (const __u64 *)key;
+	__u32 home = flow_home(k, 5);
+	__u64 claimed;
 
-	if (f) {
-		flow_add(f, pkts, len, tx);
-		return;
-	}
-	if (!flow_table_full(1)) {
-		struct bptraf_flow fresh = flow_fresh(pkts, len, tx);
+	key->state = BPTRAF_FLOW_CLAIMED;
+	claimed = k[0];
+	key->state = BPTRAF_FLOW_USED;
+#pragma unroll
+	for (__u32 p = 0; p < BPTRAF_FLOW_PROBES; p++) {
+		__u32 at = (home + p) & (BPTRAF_FLOW_SLOTS - 1);
+		struct bptraf_flow6_slot *s = bptraf_flows6.lookup(&at);
+		__u64 *w;
 
-		if (bptraf_flows6.insert(key, &fresh) == 0)
-			return;
-		f = bptraf_flows6.lookup(key);
-		if (f) {
-			flow_add(f, pkts, len, tx);
+		if (!s)
+			break;
+		w = (__u64 *)&s->key;
+		if (flow_same(w, k, 5)) {
+			flow_add(&s->flow, pkts, len, tx);
 			return;
 		}
-		flow_full(1);
+		/* An empty slot: take it, unless another CPU just did (then look on). */
+		if (w[0] == 0 && __sync_val_compare_and_swap(&w[0], 0, claimed) == 0) {
+			flow_fill(w, &s->flow, k, 5, pkts, len, tx);
+			return;
+		}
 	}
-	flow_untracked(pkts, len);
+	flow_untracked(1, pkts, len);
 }
 
 /*
@@ -154,10 +187,10 @@ static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end
 		 * The addresses are copied a 32-bit word at a time: copied as bytes
 		 * (their declared type), they took some 45 instructions of 16-bit
 		 * loads, shifts and ors per packet. XDP and tc may read packets
-		 * unaligned; the key on the stack must be aligned for word stores.
+		 * unaligned; the key on the stack must be aligned for word loads.
 		 */
 		struct bptraf_flow6_key key __attribute__((aligned(8)));
-		__u32 *k = (__u32 *)&key, *src = (__u32 *)ip6->saddr, *dst = (__u32 *)ip6->daddr;
+		__u32 *k = (__u32 *)key.src, *src = (__u32 *)ip6->saddr, *dst = (__u32 *)ip6->daddr;
 
 		if ((void *)(ip6 + 1) > end)
 			return;
@@ -175,11 +208,10 @@ static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end
 		key.proto = proto;
 		key.slot = slot;
 		key.dir = 0;
-		key.pad = 0;
 		track_flow6(&key, pkts, len, tx);
 	} else {
 		struct bptraf_ipv4 *ip = l3;
-		struct bptraf_flow4_key key;
+		struct bptraf_flow4_key key __attribute__((aligned(8)));
 
 		if ((void *)(ip + 1) > end)
 			return;
@@ -194,7 +226,6 @@ static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end
 		key.proto = proto;
 		key.slot = slot;
 		key.dir = 0;
-		key.pad = 0;
 		track_flow4(&key, pkts, len, tx);
 	}
 }

@@ -51,32 +51,40 @@ struct bptraf_stats {
 };
 
 /*
- * Per-flow sums (pass mode, when switched on): two hash maps, IPv4 keys of
- * 16 bytes and IPv6 keys of 40, so the common case hashes and compares the
+ * Per-flow sums (pass mode, when switched on): two tables of slots, IPv4 keys
+ * of 16 bytes and IPv6 keys of 40, so the common case hashes and compares the
  * least. Ports are zero where the protocol has none, and in non-first
- * fragments. `dir` says which way the frame went (0: received), so frames
- * the host sends can share the tables, keyed as they appear on the wire.
+ * fragments. `dir` is 0 (kept for the layout userspace reads).
+ *
+ * `state` says whether a slot holds a flow: 0 empty, BPTRAF_FLOW_CLAIMED while
+ * a program fills it in, BPTRAF_FLOW_USED once it is whole. It is in the
+ * key's first 64-bit word, which a program claims (from zero) and publishes
+ * (with USED) by atomic swaps, the counts and the other key words written in
+ * between: a reader that sees USED in the first word sees the rest whole.
  */
+#define BPTRAF_FLOW_USED 1
+#define BPTRAF_FLOW_CLAIMED 2
+
 struct bptraf_flow4_key {
-	__be32 src;
-	__be32 dst;
 	__be16 sport;
 	__be16 dport;
 	__u8 proto;
 	__u8 slot;		/* which watched interface */
 	__u8 dir;
-	__u8 pad;
+	__u8 state;
+	__be32 src;
+	__be32 dst;
 };
 
 struct bptraf_flow6_key {
-	__u8 src[16];
-	__u8 dst[16];
 	__be16 sport;
 	__be16 dport;
 	__u8 proto;
 	__u8 slot;
 	__u8 dir;
-	__u8 pad;
+	__u8 state;
+	__u8 src[16];
+	__u8 dst[16];
 };
 
 /* One value for all CPUs, added to atomically: a flow rarely spans CPUs, and a
@@ -92,6 +100,17 @@ struct bptraf_flow {
 	__u64 tx_bytes;
 };
 
+/* A slot of a flow table: the key, then the counts (48 and 72 bytes). */
+struct bptraf_flow4_slot {
+	struct bptraf_flow4_key key;
+	struct bptraf_flow flow;
+};
+
+struct bptraf_flow6_slot {
+	struct bptraf_flow6_key key;
+	struct bptraf_flow flow;
+};
+
 /* Per CPU: packets of flows the full table had no room for (their totals are exact). */
 struct bptraf_flow_stats {
 	__u64 untracked_packets;
@@ -104,9 +123,17 @@ struct bptraf_flow_stats {
 /* Set by egress entry points: a frame sent, keyed with src/dst swapped, adds to a flow's tx side. */
 #define BPTRAF_TX_ON 4
 
-#ifndef BPTRAF_FLOWS_MAX
-#define BPTRAF_FLOWS_MAX 16384
+/*
+ * A flow table has 2^BPTRAF_FLOW_BITS slots, at least twice --flows-max
+ * (bptraf/build.py), so a table holding --flows-max flows is half empty and a
+ * flow is found within a few slots of where its hash puts it.
+ */
+#ifndef BPTRAF_FLOW_BITS
+#define BPTRAF_FLOW_BITS 15
 #endif
+#define BPTRAF_FLOW_SLOTS (1u << BPTRAF_FLOW_BITS)
+/* How many slots from its hash's a flow may be: a lookup or an insert reads at most these. */
+#define BPTRAF_FLOW_PROBES 8
 
 /* How many interfaces one run may watch: one program entry point per slot. */
 #define BPTRAF_MAX_IFACES 8

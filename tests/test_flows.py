@@ -4,6 +4,7 @@ import struct
 
 import numpy as np
 import pytest
+from flowmaps import FlowMaps
 
 from bptraf import flowarray, flows, flowtable
 from bptraf.counters import size_bounds, size_labels
@@ -11,14 +12,16 @@ from bptraf.flows import Flow
 
 
 def keys4(*rows) -> np.ndarray:
-    """IPv4 keys as the kernel lays them out: (src, dst, sport, dport, proto, slot), ports in network order."""
-    raw = b"".join(bytes(src) + bytes(dst) + struct.pack("!HHBBBx", sp, dp, proto, slot, 0)
+    """IPv4 keys as the kernel lays them out, from (src, dst, sport, dport, proto, slot): ports in network
+    order, then the slot's state (used), then the addresses."""
+    raw = b"".join(struct.pack("!HHBBBB", sp, dp, proto, slot, 0, flowtable.USED) + bytes(src) + bytes(dst)
                    for src, dst, sp, dp, proto, slot in rows)  # fmt: skip
     return np.frombuffer(raw, flowtable.KEY4)
 
 
 def keys6(*rows) -> np.ndarray:
-    raw = b"".join(src + dst + struct.pack("!HHBBBx", sp, dp, proto, slot, 0) for src, dst, sp, dp, proto, slot in rows)
+    raw = b"".join(struct.pack("!HHBBBB", sp, dp, proto, slot, 0, flowtable.USED) + src + dst
+                   for src, dst, sp, dp, proto, slot in rows)  # fmt: skip
     return np.frombuffer(raw, flowtable.KEY6)
 
 
@@ -174,65 +177,30 @@ def test_flow_dtypes_match_the_c_structs_as_compiled():
         c = layout(cname, dtype.names)
         assert dtype.itemsize == c["sizeof"], cname
         assert {n: dtype.fields[n][1] for n in dtype.names} == {n: c[n] for n in dtype.names}, cname
+    for dtype, key, cname in ((flowtable.SLOT4, flowtable.KEY4, "bptraf_flow4_slot"),
+                              (flowtable.SLOT6, flowtable.KEY6, "bptraf_flow6_slot")):  # fmt: skip
+        c = layout(cname, ("key", "flow"))
+        assert (c["sizeof"], c["key"], c["flow"]) == (dtype.itemsize, 0, key.itemsize), cname
+        assert dtype.fields["packets"][1] == key.itemsize
 
 
-# -- FlowTables against real kernel hash maps (made here, no program: userspace writes the counts) -------
+# -- FlowTables against real kernel tables (made here, no program: the test writes the slots) --------
 
 
-class Maps:
+class Maps(FlowMaps):
     """The four maps FlowTables reads, as kernel/count.c declares them, with the counts set by hand."""
 
     def __init__(self, capacity: int = 64) -> None:
-        import ctypes
+        super().__init__(capacity)
 
-        from bptraf import libbpf
-
-        so = libbpf.lib()
-        so.bpf_map_create.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32,
-                                      ctypes.c_uint32, ctypes.c_void_p]  # fmt: skip
-        # (role, type: 1 hash, 2 array, 6 per-CPU array, key size, value size, entries)
-        specs = [("flows4", 1, 16, 32, capacity), ("flows6", 1, 40, 32, capacity), ("flow_full", 2, 4, 4, 2),
-                 ("flow_stats", 6, 4, 16, 1)]  # fmt: skip
-        self.fds: dict[str, int] = {}
-        for role, kind, key, value, entries in specs:
-            fd = so.bpf_map_create(kind, role.encode(), key, value, entries, None)
-            assert fd >= 0, f"bpf_map_create {role}: errno {ctypes.get_errno()}"
-            self.fds[role] = fd
-
-    def put(self, role: str, keys: np.ndarray, counts) -> None:
-        """Set each key's {packets, bytes, tx_packets, tx_bytes}."""
-        import ctypes
-
-        from bptraf import libbpf
-
-        for key, value in zip(keys, counts):
-            libbpf.map_update(self.fds[role], (ctypes.c_uint8 * len(key.tobytes())).from_buffer_copy(key.tobytes()),
-                              (ctypes.c_uint64 * 4)(*value))  # fmt: skip
+    def put(self, role: str, keys: np.ndarray, counts, at: int | None = None) -> None:
+        """Set each key's {packets, bytes, tx_packets, tx_bytes} (in slot `at`, when one key is given)."""
+        for k, (p, b, tp, tb) in zip(keys, counts):
+            super().put(k.reshape(1), p, b, (tp, tb), at=at)
 
     def drop(self, role: str, keys: np.ndarray) -> None:
-        from bptraf import libbpf
-
-        for key in keys:
-            libbpf.map_delete(self.fds[role], key.tobytes())
-
-    def entries(self, role: str) -> int:
-        from bptraf import libbpf
-
-        key = 16 if role == "flows4" else 40
-        return len(libbpf.map_dump(self.fds[role], key, 32, 64))
-
-    def set_full(self, table: int) -> None:
-        import ctypes
-
-        from bptraf import libbpf
-
-        libbpf.map_update(self.fds["flow_full"], ctypes.c_uint32(table), ctypes.c_uint32(1))
-
-    def close(self) -> None:
-        import os
-
-        for fd in self.fds.values():
-            os.close(fd)
+        for k in keys:
+            super().drop(k.reshape(1))
 
 
 @pytest.fixture
@@ -257,7 +225,7 @@ def by_port(table: np.ndarray) -> dict[int, tuple]:
 
 
 def reader(maps: Maps, idle_ns: int = 10**12) -> flowtable.FlowTables:
-    return flowtable.FlowTables(maps.fds, 64, 1, idle_ns)
+    return flowtable.FlowTables(maps.fds, maps.capacity, 1, idle_ns)
 
 
 @pytest.mark.bpf
@@ -373,13 +341,67 @@ def test_two_tables_count_apart(maps):
 
 
 @pytest.mark.bpf
-def test_deleting_skips_keys_already_gone(maps):
-    keys = np.concatenate([v4(i) for i in range(1, 7)])
-    maps.put("flows4", keys, [(1, 64, 0, 0)] * 6)
-    maps.drop("flows4", keys[[0, 3, 5]])  # gone before the batch gets to them
-    table = reader(maps)._tables[0]
-    table.delete(keys)
-    assert maps.entries("flows4") == 0
+def test_a_flow_in_two_slots_is_one_row_with_both_counts(maps):
+    """A flow whose next packet found a slot freed before its own (or two CPUs inserting it at once) has a
+    second slot; the kernel adds to the first in probe order. The reader folds the other into it, once,
+    frees it, and the flow's counts and growth stay exact."""
+    tables = reader(maps)
+    maps.put("flows4", v4(1), [(3, 300, 0, 0)], at=5)
+    maps.put("flows4", v4(2), [(1, 60, 0, 0)], at=9)
+    tables.read(100)
+    maps.put("flows4", v4(1), [(2, 200, 1, 50)], at=3)  # a second slot, before the first in probe order
+    maps.put("flows4", v4(1), [(4, 400, 0, 0)], at=5)  # and the first one grew too
+    (row,) = [r for r in tables.read(200)[0] if r["sport"] == 4001]
+    assert [int(row[n]) for n in ("packets", "bytes", "tx_packets", "d_packets", "d_bytes", "first_ns")] == [
+        6, 600, 1, 3, 300, 100,
+    ]  # fmt: skip
+    assert [i for i, _slot in maps.held("flows4")] == [3, 9], "the later slot is freed"
+    maps.put("flows4", v4(1), [(5, 500, 1, 50)], at=3)
+    (row,) = [r for r in tables.read(300)[0] if r["sport"] == 4001]
+    assert [int(row[n]) for n in ("packets", "bytes", "d_packets", "d_bytes", "first_ns")] == [9, 900, 3, 300, 100]
+
+
+@pytest.mark.bpf
+def test_two_new_slots_of_one_flow_fold_and_far_apart_slots_do_not(maps):
+    tables = reader(maps)
+    maps.put("flows4", v4(1), [(1, 100, 0, 0)], at=7)
+    maps.put("flows4", v4(1), [(1, 100, 0, 0)], at=7 + flowtable.PROBES - 1)
+    maps.put("flows4", v4(2), [(2, 200, 0, 0)], at=20)
+    maps.put("flows4", v4(2), [(2, 200, 0, 0)], at=20 + flowtable.PROBES)  # beyond a probe: not the kernel's
+    got = sorted((int(r["sport"]), int(r["packets"])) for r in tables.read(100)[0])
+    assert got == [(4001, 2), (4002, 2), (4002, 2)]
+    assert [i for i, _slot in maps.held("flows4")] == [7, 20, 20 + flowtable.PROBES]
+
+
+@pytest.mark.bpf
+def test_a_slot_still_being_filled_is_read_once_published(maps):
+    tables = reader(maps)
+    at = FlowMaps.put(maps, keys4(([198, 18, 0, 1], [198, 18, 0, 2], 7, 8, 17, 0)), 4, 400, state=flowtable.CLAIMED)
+    assert len(tables.read(100)[0]) == 0
+    FlowMaps.put(maps, keys4(([198, 18, 0, 1], [198, 18, 0, 2], 7, 8, 17, 0)), 5, 500, at=at)
+    (row,) = tables.read(200)[0]
+    assert (int(row["sport"]), int(row["d_packets"]), int(row["first_ns"])) == (7, 5, 200)
+
+
+@pytest.mark.bpf
+def test_more_flows_than_the_bound_are_refused_as_untracked(maps):
+    """The table has twice --flows-max slots; flows beyond the bound are refused like a full table's
+    inserts (the newest, fewest packets first), their packets counted as untracked, and room is made."""
+    small = Maps(capacity=16)
+    try:
+        tables = reader(small)
+        for i in range(1, 17):
+            small.put("flows4", v4(i), [(100 + i, 6400, 0, 0)])
+        assert len(tables.read(100)[0]) == 16
+        for i in range(17, 20):
+            small.put("flows4", v4(i), [(i - 16, 64, 0, 0)])  # 1, 2 and 3 packets
+        small.put("flows4", v4(16), [(500, 6400, 0, 0)])
+        flows, state = tables.read(200)
+        assert sorted(int(p) for p in flows["sport"]) == list(range(4001, 4017))
+        assert (state.untracked_packets, state.full, state.evicted) == (1 + 2 + 3, True, 16 // flowtable.EVICT_SHARE)
+        assert small.entries("flows4") == 16 - 16 // flowtable.EVICT_SHARE
+    finally:
+        small.close()
 
 
 @pytest.mark.bpf

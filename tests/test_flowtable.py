@@ -1,85 +1,33 @@
 """The flow-table reader (bptraf.flowtable.FlowTables) against real kernel maps of the kernel's
-shapes (two hash tables, the full flags, the per-CPU untracked count), created by the test and
+shapes (two arrays of flow slots, the full flags, the per-CPU untracked count), created by the test and
 filled by it, so every figure is known: decoding, first/last-seen stamps, idle flows deleted from
 the kernel, a full table's least active flows evicted, the untracked count, clear()."""
 
 from __future__ import annotations
 
-import ctypes
 import ipaddress
-import os
 
-import numpy as np
 import pytest
+from flowmaps import FlowMaps, key
 
-from bptraf import libbpf, netif
-from bptraf.flowtable import EVICT_SHARE, KEY4, KEY6, VALUE, FlowTables
+from bptraf.flowtable import EVICT_SHARE, FlowTables
 
 pytestmark = pytest.mark.bpf
 
-HASH, ARRAY, PERCPU_ARRAY = 1, 2, 6
 CAPACITY = 2 * EVICT_SHARE  # a full table loses CAPACITY // EVICT_SHARE = 2 flows per read
 IDLE = 10_000_000_000
 S = 1_000_000_000
 
 
-def map_create(kind: int, key_size: int, value_size: int, entries: int) -> int:
-    so = libbpf.lib()
-    so.bpf_map_create.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint32, ctypes.c_uint32, ctypes.c_uint32,
-                                  ctypes.c_void_p]  # fmt: skip
-    fd = so.bpf_map_create(kind, b"bptraf_test", key_size, value_size, entries, None)
-    if fd < 0:
-        raise OSError(ctypes.get_errno(), "bpf_map_create")
-    return fd
-
-
-class Kernel:
+class Kernel(FlowMaps):
     """The four maps, as kernel/count.c declares them, and the test's hands on them."""
 
     def __init__(self) -> None:
-        self.ncpus = netif.possible_cpus()
-        self.maps = {
-            "flows4": map_create(HASH, KEY4.itemsize, VALUE.itemsize, CAPACITY),
-            "flows6": map_create(HASH, KEY6.itemsize, VALUE.itemsize, CAPACITY),
-            "flow_full": map_create(ARRAY, 4, 4, 2),
-            "flow_stats": map_create(PERCPU_ARRAY, 4, 16, 1),
-        }
-
-    def close(self) -> None:
-        for fd in self.maps.values():
-            os.close(fd)
+        super().__init__(CAPACITY)
+        self.maps = self.fds
 
     def put(self, src: str, sport: int, dst: str, dport: int, packets: int, nbytes: int, tx=(0, 0)) -> None:
-        v6 = ipaddress.ip_address(src).version == 6
-        key = np.zeros(1, KEY6 if v6 else KEY4)
-        key["src"] = list(ipaddress.ip_address(src).packed)
-        key["dst"] = list(ipaddress.ip_address(dst).packed)
-        key["sport"], key["dport"], key["proto"], key["slot"] = sport, dport, 17, 0
-        value = np.zeros(1, VALUE)
-        value["packets"], value["bytes"], value["tx_packets"], value["tx_bytes"] = packets, nbytes, *tx
-        k, v = key.tobytes(), value.tobytes()
-        libbpf.map_update(self.maps["flows6" if v6 else "flows4"], (ctypes.c_char * len(k)).from_buffer_copy(k),
-                          (ctypes.c_char * len(v)).from_buffer_copy(v))  # fmt: skip
-
-    def ports(self, table: str) -> set[int]:
-        """The source ports of the flows the kernel map holds."""
-        size = (KEY6 if table == "flows6" else KEY4).itemsize
-        entries = libbpf.map_dump(self.maps[table], size, VALUE.itemsize, CAPACITY)
-        return {int(np.frombuffer(k, KEY6 if table == "flows6" else KEY4)["sport"][0]) for k, _v in entries}
-
-    def set_full(self, table: int, on: bool = True) -> None:
-        libbpf.map_update(self.maps["flow_full"], ctypes.c_uint32(table), ctypes.c_uint32(int(on)))
-
-    def full(self, table: int) -> int:
-        flag = ctypes.c_uint32(0)
-        libbpf.map_lookup(self.maps["flow_full"], table, flag)
-        return flag.value
-
-    def untracked(self, per_cpu: list[int]) -> None:
-        buf = (ctypes.c_uint64 * (2 * self.ncpus))()
-        for cpu, n in enumerate(per_cpu):
-            buf[2 * cpu], buf[2 * cpu + 1] = n, 1000 * n
-        libbpf.map_update(self.maps["flow_stats"], ctypes.c_uint32(0), buf)
+        super().put(key(src, sport, dst, dport), packets, nbytes, tx)
 
 
 @pytest.fixture
