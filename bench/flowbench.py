@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
+import mmap
 import statistics
 import subprocess
 import sys
@@ -15,9 +15,10 @@ import bcc
 import numpy as np
 
 from bench.testbed import ROOT, Testbed, wait_generator, wait_line
-from bptraf import flows, libbpf, netif
+from bptraf import flows, netif
+from bptraf.build import flow_bits
 from bptraf.flowarray import FlowArray
-from bptraf.flowtable import KEY4, KEY6, VALUE, FlowTables
+from bptraf.flowtable import SLOT4, SLOT6, USED, FlowTables
 from bptraf.loader import load_programs
 
 
@@ -28,56 +29,64 @@ def _memlock(fd: int) -> int:
     return 0
 
 
-def fill(map_fd: int, n: int, first: int = 0) -> None:
-    """n distinct IPv4 UDP flows (numbered from `first`), written from userspace in one batch update."""
-    keys = np.zeros(n, KEY4)
-    i = np.arange(first, first + n)
-    keys["src"][:, 0], keys["src"][:, 1] = 198, 18 + (i >> 16 & 1)
-    keys["src"][:, 2], keys["src"][:, 3] = i >> 8 & 0xFF, i & 0xFF
-    keys["dst"] = [198, 19, 0, 1]
-    keys["sport"], keys["dport"], keys["proto"] = i & 0xFFFF, 53, 17
-    values = np.zeros(n, VALUE)
-    values["packets"], values["bytes"] = 10, 6400
-    so = libbpf.lib()
-    so.bpf_map_update_batch.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
-                                        ctypes.POINTER(ctypes.c_uint32), ctypes.c_void_p]  # fmt: skip
-    count = ctypes.c_uint32(n)
-    if so.bpf_map_update_batch(map_fd, keys.ctypes.data, values.ctypes.data, ctypes.byref(count), None) < 0:
-        raise OSError(ctypes.get_errno(), "flow map fill")
+class Table:
+    """A loaded program's IPv4 flow table, mapped here to be filled as the kernel fills it: n flows in
+    slots at random (the table has 2 slots a flow), each with its key, state USED and counts."""
 
+    def __init__(self, fd: int, n: int, seed: int = 1) -> None:
+        self.slots = 1 << flow_bits(n)
+        self._mem = mmap.mmap(fd, self.slots * SLOT4.itemsize)
+        self.rows = np.frombuffer(self._mem, SLOT4, self.slots)
+        self._free = list(np.random.default_rng(seed).permutation(self.slots))
+        self._at: dict[int, int] = {}  # flow number -> slot
 
-def _churn(map_fd: int, n: int, r: int) -> None:
-    """Between two reads: 1/16 of the flows end and as many new ones start (the table stays full)."""
-    share = n // 16
-    gone = np.zeros(share, KEY4)
-    i = np.arange(r * share, (r + 1) * share) % (2 * n)
-    gone["src"][:, 0], gone["src"][:, 1] = 198, 18 + (i >> 16 & 1)
-    gone["src"][:, 2], gone["src"][:, 3] = i >> 8 & 0xFF, i & 0xFF
-    gone["dst"] = [198, 19, 0, 1]
-    gone["sport"], gone["dport"], gone["proto"] = i & 0xFFFF, 53, 17
-    libbpf.map_delete_batch(map_fd, gone.ctypes.data, share)
-    fill(map_fd, share, first=(n + r * share) % (2 * n))
+    def fill(self, n: int, first: int = 0) -> None:
+        """n distinct IPv4 UDP flows, numbered from `first`."""
+        i = np.arange(first, first + n)
+        at = np.array([self._free.pop() for _ in range(n)])
+        self._at.update(zip(i.tolist(), at.tolist()))
+        rows = np.zeros(n, SLOT4)
+        rows["src"][:, 0], rows["src"][:, 1] = 198, 18 + (i >> 16 & 1)
+        rows["src"][:, 2], rows["src"][:, 3] = i >> 8 & 0xFF, i & 0xFF
+        rows["dst"] = [198, 19, 0, 1]
+        rows["sport"], rows["dport"], rows["proto"], rows["state"] = i & 0xFFFF, 53, 17, USED
+        rows["packets"], rows["bytes"] = 10, 6400
+        self.rows[at] = rows
+
+    def churn(self, n: int, r: int) -> None:
+        """Between two reads: 1/16 of the flows end and as many new ones start."""
+        share = n // 16
+        for i in sorted(self._at)[:share]:
+            at = self._at.pop(i)
+            self.rows[at] = np.zeros(1, SLOT4)
+            self._free.insert(0, at)
+        self.fill(share, first=n + r * share)
+
+    def close(self) -> None:
+        self.rows = np.zeros(0, SLOT4)
+        self._mem.close()
 
 
 def measure(sizes: tuple[int, ...] = (1024, 16384, 65536), rounds: int = 7) -> dict:
-    """Per table size: memlock of both tables; the time of a full table's batch read + numpy decode
+    """Per table size: memlock of both tables; the time of a full table's mapped read + numpy decode
     (with the match to the last read), and of what a sample does next: growth since its last read, rates
-    and the top 10; the same while 1/16 of the flows change between reads (churn); and the bare batch
-    reads alone (the kernel's share, the floor of a read). CPU time of this thread, so that other work on
+    and the top 10; the same while 1/16 of the flows change between reads (churn); and the bare copy of
+    both mapped tables (the floor of a read). CPU time of this thread, so that other work on
     the machine weighs less."""
     ncpus = netif.possible_cpus()
     out = {}
     for n in sizes:
         obj, _fds, maps = load_programs(bcc, "pass", 1, flows_max=n)
         try:
-            fill(maps["flows4"], n)
+            table4 = Table(maps["flows4"], n)
+            table4.fill(n)
             res: dict = {"kernel_memory_kib": (_memlock(maps["flows4"]) + _memlock(maps["flows6"])) / 1024}
             for case in ("", "churn_"):
                 tables = FlowTables(maps, n, ncpus, idle_ns=10**15)
                 read, records, prev = [], [], None
                 for r in range(rounds + 1):
                     if case and r:
-                        _churn(maps["flows4"], n, r)
+                        table4.churn(n, r)
                     start = time.thread_time()
                     table, _state = tables.read(time.monotonic_ns())
                     mid = time.thread_time()
@@ -89,30 +98,38 @@ def measure(sizes: tuple[int, ...] = (1024, 16384, 65536), rounds: int = 7) -> d
                 res[case + "entries_read"] = len(table)
                 res[case + "read_ms"] = {k: v * 1e3 for k, v in _spread(read).items()}
                 res[case + "records_ms"] = {k: v * 1e3 for k, v in _spread(records).items()}
-            res["syscall_ms"] = {k: v * 1e3 for k, v in _spread(_bare_reads(maps, n, rounds)).items()}
+                tables.close()
+            res["copy_ms"] = {k: v * 1e3 for k, v in _spread(_bare_copies(maps, n, rounds)).items()}
+            table4.close()
             out[str(n)] = res
         finally:
             obj.cleanup()
     return out
 
 
-def _bare_reads(maps: dict[str, int], n: int, rounds: int) -> list[float]:
-    keys4, keys6, values = np.zeros(n, KEY4), np.zeros(n, KEY6), np.zeros(n, VALUE)
+def _bare_copies(maps: dict[str, int], n: int, rounds: int) -> list[float]:
+    """The floor of a read: copying both mapped tables, nothing else."""
+    size = 1 << flow_bits(n)
+    mems = [mmap.mmap(maps[t], size * d.itemsize) for t, d in (("flows4", SLOT4), ("flows6", SLOT6))]
+    views = [np.frombuffer(m, np.uint8) for m in mems]
     out = []
     for _ in range(rounds):
         start = time.thread_time()
-        for fd, keys in ((maps["flows4"], keys4), (maps["flows6"], keys6)):
-            libbpf.map_read_batch(fd, keys.ctypes.data, values.ctypes.data, keys.itemsize, VALUE.itemsize, n)
+        for view in views:
+            view.copy()
         out.append(time.thread_time() - start)
+    del views, view
+    for m in mems:
+        m.close()
     return out
 
 
 def render(r: dict) -> str:
     """The flow table's figures as a small table (`python -m bench --flowtable`)."""
-    out = ["| entries | bare batch reads | read + decode | rates + top 10 | with churn: read + decode | rates + top 10 |",
+    out = ["| entries | bare copy of the tables | read + decode | rates + top 10 | with churn: read + decode | rates + top 10 |",
            "|---|---|---|---|---|---|"]  # fmt: skip
     for n, v in r.items():
-        cells = [_fmt(v[k]) for k in ("syscall_ms", "read_ms", "records_ms", "churn_read_ms", "churn_records_ms")]
+        cells = [_fmt(v[k]) for k in ("copy_ms", "read_ms", "records_ms", "churn_read_ms", "churn_records_ms")]
         out.append(f"| {int(n):,} | " + " | ".join(cells) + " |")
     return "\n".join(out)
 

@@ -90,9 +90,10 @@ def key_hash(raw: np.ndarray) -> np.ndarray:
 
 
 class _Table:
-    """One kernel flow table, mapped into this process, and what the last read saw in each slot: the
-    key words, the counts, when the flow was first seen and last changed, and counts folded into it
-    from a second slot of the same flow."""
+    """One kernel flow table, mapped into this process, and what the last read saw: the used slots, in
+    order, and their counts, when each flow was first seen and last changed; which slots still hold
+    the flow the last read saw (a slot keeps its flow until this reader frees it: the kernel only
+    claims empty slots), and counts folded into a slot from a second slot of the same flow."""
 
     def __init__(self, fd: int, key: np.dtype, slots: int, tag: int) -> None:
         self.key_dtype = key
@@ -106,20 +107,37 @@ class _Table:
         self.reset()
 
     def reset(self) -> None:
-        kw = self.kw
-        self.keys = np.zeros((self.slots, kw), np.uint64)
-        self.counts = np.zeros((self.slots, 4), np.uint64)
-        self.carried = np.zeros((self.slots, 4), np.uint64)
-        self.first = np.zeros(self.slots, np.int64)
-        self.last = np.zeros(self.slots, np.int64)
+        self.idx = np.zeros(0, np.intp)
+        self.h = np.zeros(0, np.uint64)
+        self.counts = np.zeros((0, 4), np.uint64)
+        self.first = np.zeros(0, np.int64)
+        self.last = np.zeros(0, np.int64)
         self.alive = np.zeros(self.slots, bool)
+        self.carried: dict[int, np.ndarray] = {}  # slot -> counts folded into it
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
-        """A copy of the table, and the slots that hold a whole flow. The kernel publishes a slot's first
-        word last and the copy reads it first, so a used slot's copy is whole."""
-        words = self.live.copy()
-        state = words.view(np.uint8)[:, STATE_BYTE]
-        return words, np.flatnonzero(state == USED)
+        """The used slots, and a copy of each. The kernel publishes a slot's state last, and a used slot
+        keeps its key until this reader frees it, so each copy, made after its state was seen, is whole."""
+        state = self.live.view(np.uint8)[:, STATE_BYTE]
+        idx = np.flatnonzero(state == USED)
+        return idx, self.live[idx]
+
+    def before(self, idx: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """For the used slots `idx` of a new read, their keys' hashes `h`: whether each holds the flow the
+        last read saw there, and that read's counts, first-seen and last-changed stamps (rows of a new
+        flow: any)."""
+        if np.array_equal(idx, self.idx):  # the same slots: row for row
+            return self.alive[idx] & (self.h == h), self.counts, self.first, self.last
+        pos = np.full(self.slots, -1, np.intp)
+        pos[self.idx] = np.arange(len(self.idx))
+        j = pos[idx]
+        known = self.alive[idx] & (j >= 0)
+        j[~known] = 0
+        known &= self.h[j] == h if len(self.idx) else known
+        if not len(self.idx):
+            zero = np.zeros(len(idx), np.int64)
+            return known, np.zeros((len(idx), 4), np.uint64), zero, zero
+        return known, self.counts[j], self.first[j], self.last[j]
 
     def free(self, slots: np.ndarray) -> None:
         """Zero these slots in the kernel: counts and the other key words first, the first word last, so
@@ -128,6 +146,8 @@ class _Table:
             self.live[slots, 1:] = 0
             self.live[slots, 0] = 0
             self.alive[slots] = False
+            for s in slots.tolist() if self.carried else ():
+                self.carried.pop(s, None)
 
     def close(self) -> None:
         self.live = np.zeros((0, self.kw + 4), np.uint64)
@@ -197,26 +217,31 @@ class FlowTables:
 
     def _step(self, table: _Table, now_ns: int, full: bool) -> tuple[np.ndarray, _Table, dict, bool]:
         """Read one table and match each slot to its last read: when each flow was first seen and last
-        changed, what it gained; fold a flow's second slot into its first; delete the idle (and, from a
+        changed, what it gained; fold a flow's second slot into its first; free the idle (and, from a
         table without room or over capacity, the least active); what is left to report."""
-        words, idx = table.snapshot()
+        idx, rows = table.snapshot()
         kw = table.kw
-        rows = words[idx]
-        keys, counts = rows[:, :kw], rows[:, kw:]
-        known = table.alive[idx] & np.all(table.keys[idx] == keys, axis=1)
-        before = table.counts[idx]
-        # A count that went backwards: freed and taken again between the reads, a new flow.
+        counts = rows[:, kw:]
+        h = key_hash(rows[:, :kw]) ^ table.tag
+        # A slot keeps its key until this reader frees it, and its counts never go backwards; a slot where
+        # either changed all the same holds a new flow.
+        known, before, first, changed = table.before(idx, h)
         known &= (before[:, 0] <= counts[:, 0]) & (before[:, 2] <= counts[:, 2])
-        same = known & (before[:, 0] == counts[:, 0]) & (before[:, 2] == counts[:, 2])
-        first = np.where(known, table.first[idx], now_ns)
-        changed = np.where(same, table.last[idx], now_ns)
-        carried = np.where(known[:, None], table.carried[idx], 0).astype(np.uint64)
-        grown = np.where(known[:, None], counts - before, counts).astype(np.uint64)
-        table.keys[idx], table.counts[idx] = keys, counts
+        grown = counts - before
+        new = ~known
+        if new.any():
+            grown[new] = counts[new]
+            first = np.where(known, first, now_ns)
+        same = known & (grown[:, 0] == 0) & (grown[:, 2] == 0)
+        changed = np.where(same, changed, now_ns)
+        carried = np.zeros((len(idx), 4), np.uint64) if table.carried or new.any() else None
+        if carried is not None:
+            for s, c in table.carried.items():
+                carried[np.searchsorted(idx, s)] = c
         table.alive[:] = False
         table.alive[idx] = True
         keep = np.ones(len(idx), bool)
-        pairs = duplicates(words, table.alive, idx[~known], kw)
+        pairs = duplicates(table.live, table.alive, idx[new], kw) if new.any() else []
         if pairs:
             at = {s: i for i, s in enumerate(idx.tolist())}
             for a, b in pairs:  # rare: a handful at most
@@ -229,8 +254,8 @@ class FlowTables:
                 changed[i] = max(changed[i], changed[j])
                 keep[j] = False
             table.free(idx[~keep])
-        table.carried[idx] = carried
-        table.first[idx], table.last[idx] = first, changed
+            table.carried = {int(idx[i]): carried[i].copy() for i in np.flatnonzero(carried.any(axis=1) & keep)}
+        table.idx, table.h, table.counts, table.first, table.last = idx, h, counts, first, changed
         idle = keep & (now_ns - changed > self._idle_ns)
         live = keep & ~idle
         # More flows than asked for: the newest beyond the bound are refused, as a full table would have
@@ -238,25 +263,29 @@ class FlowTables:
         over = int(live.sum()) - self.capacity
         refused = np.zeros(len(idx), bool)
         if over > 0:
-            refused = _least_active(np.zeros(len(idx), np.int64), counts[:, 0] + counts[:, 2], live & ~known, over)
-            self.refused += int(
-                (counts[refused, 0] + carried[refused, 0] + counts[refused, 2] + carried[refused, 2]).sum()
-            )
+            refused = _least_active(np.zeros(len(idx), np.int64), counts[:, 0] + counts[:, 2], live & new, over)
+            extra = 0 if carried is None else carried[refused, 0].sum() + carried[refused, 2].sum()
+            self.refused += int(counts[refused, 0].sum() + counts[refused, 2].sum() + extra)
         gone = idle | refused
         if full or over > 0:  # no room for a flow since the last read, or more flows than asked for
             n = self.capacity // EVICT_SHARE - int(idle.sum())
             evict = _least_active(changed, counts[:, 0], live & ~refused, n)
             self.evicted += int(evict.sum())
             gone |= evict
-        table.free(idx[gone])
+        if gone.any():
+            table.free(idx[gone])
         # An evicted flow is still reported this once (its last packets count); an idle one has none.
         show = live & ~refused
-        total = counts + carried
-        columns = {"h": key_hash(keys[show]) ^ table.tag, "first_ns": first[show], "last_ns": changed[show]}
+        if not show.all():
+            rows, counts, grown, h = rows[show], counts[show], grown[show], h[show]
+            first, changed = first[show], changed[show]
+            carried = None if carried is None else carried[show]
+        columns = {"h": h, "first_ns": first, "last_ns": changed}
         for i, name in enumerate(VALUE.names):
-            columns[name] = total[show, i]
-            columns[f"d_{name}"] = grown[show, i]
-        return rows[show], table, columns, over > 0
+            if carried is not None and carried[:, i].any():
+                columns[name] = counts[:, i] + carried[:, i]
+            columns[f"d_{name}"] = grown[:, i]
+        return rows, table, columns, over > 0
 
     def clear(self) -> None:
         """Empty both tables (flows switched off)."""
