@@ -62,7 +62,12 @@ static __always_inline void flow_add(struct bptraf_flow *f, __u32 pkts, __u64 le
 	}
 }
 
-/* Where a key's probe starts: the top bits of a sum of its words times odd constants. */
+/*
+ * Where a key's probe starts: a sum of its words times odd constants, its high
+ * half folded into the low (a product's top bits see only the bits below them,
+ * and addresses often differ in a word's top bytes), times a constant again;
+ * the top bits of that.
+ */
 static __always_inline __u32 flow_home(const __u64 *k, const int words)
 {
 	const __u64 mix[5] = {0x9E3779B97F4A7C15ULL, 0xC2B2AE3D27D4EB4FULL, 0x165667B19E3779F9ULL,
@@ -72,7 +77,8 @@ static __always_inline __u32 flow_home(const __u64 *k, const int words)
 #pragma unroll
 	for (int i = 0; i < words; i++)
 		x += k[i] * mix[i];
-	return x >> (64 - BPTRAF_FLOW_BITS);
+	x ^= x >> 32;
+	return (x * 0x9E3779B97F4A7C15ULL) >> (64 - BPTRAF_FLOW_BITS);
 }
 
 static __always_inline int flow_same(const __u64 *w, const __u64 *k, const int words)

@@ -67,6 +67,49 @@ def test_each_flow_counted_exactly(lab):
     assert totals(out, lab.host)["all"][0] == sum(n for _key, _f, n in FLOWS)
 
 
+def _from(frame: bytes, i: int) -> bytes:
+    """The frame from another source address: 198.18.1.i, or fd00::1:i."""
+    if frame[12:14] == b"\x08\x00":
+        return frame[:26] + bytes([198, 18, 1, i]) + frame[30:]
+    return frame[:22] + bytes.fromhex("fd00" + "00" * 11 + "01") + bytes([0, i]) + frame[38:]
+
+
+def test_a_table_at_its_bound_holds_each_flow_exactly_and_refuses_one_more(lab):
+    """--flows-max 16 (32 slots a table): 16 IPv4 and 16 IPv6 flows that differ only in their source
+    address, so only the hash of the addresses spreads them over the slots, are each counted exactly;
+    a 17th IPv4 flow is refused, its packet counted as untracked, and the full table said once."""
+    v4, v6 = eth(0x0800, ipv4(17, udp(7000, 7001))), eth(0x86DD, ipv6(17, udp(7000, 7001)))
+    frames = [_from(f, i) for i in range(16) for f in (v4, v6) for _ in range(1 + i % 3)]
+    with Bptraf(lab.host, "--json", "-i", "0.2", "--flows", "--flows-max", "16", "--top", "100") as bp:
+        bp.wait_ready()
+        lab.send(frames)
+        count_until(bp, lab.host, len(frames))
+        lab.send([_from(v4, 16)])
+        count_until(bp, lab.host, 1)
+        code, out, err = bp.stop()
+    assert code == 0, err
+    want = {("udp", f"198.18.1.{i}", 7000, "198.18.0.1", 7001): (1 + i % 3, (1 + i % 3) * len(v4)) for i in range(16)}
+    want |= {("udp", f"fd00::1:{i:x}", 7000, "fd00::1", 7001): (1 + i % 3, (1 + i % 3) * len(v6)) for i in range(16)}
+    assert flow_totals(out, lab.host) == want
+    assert max(r["flows_untracked_packets"] for r in records(out, lab.host)) == 1
+    assert err.count("the flow table is full") == 1, err
+
+
+def test_flows_beyond_the_tables_room_are_counted_as_untracked(lab):
+    """64 new IPv4 flows at once into 32 slots (--flows-max 16): every packet is either in a flow's
+    count or among the untracked, the kernel's (no slot within reach) and the reader's (over the bound)."""
+    frames = [_from(eth(0x0800, ipv4(17, udp(7000 + i, 7001))), i % 200) for i in range(64)]
+    with Bptraf(lab.host, "--json", "-i", "1", "--flows", "--flows-max", "16", "--top", "100") as bp:
+        bp.wait_ready()
+        lab.send(frames)
+        count_until(bp, lab.host, len(frames))
+        code, out, err = bp.stop()
+    assert code == 0, err
+    counted = sum(p for p, _b in flow_totals(out, lab.host).values())
+    untracked = max(r["flows_untracked_packets"] for r in records(out, lab.host))
+    assert counted <= 32 and counted + untracked == len(frames)
+
+
 # Where a flow's ports come from: only a first (or unfragmented) L4 header has them. The non-first
 # fragments carry a UDP/TCP header's worth of non-zero bytes where ports would be, so a parser that
 # reads them anyway shows those bytes as ports.

@@ -74,11 +74,11 @@ MUTANTS: list[tuple[str, str, str, str]] = [
         "size bucket bounds off by one",
     ),  # fmt: skip
     ("parse.h", "\tif (features & BPTRAF_FLOWS_ON)\n", "\tif (features & BPTRAF_SIZES_ON)\n", "flows follow --sizes"),
-    # Flows.
+    # Flows: the key.
     (
         "count.c",
-        "\t\tkey.slot = slot;\n\t\tkey.dir = 0;\n\t\tkey.pad = 0;\n\t\ttrack_flow4(",
-        "\t\tkey.dir = 0;\n\t\tkey.pad = 0;\n\t\ttrack_flow4(",
+        "\t\tkey.slot = slot;\n\t\tkey.dir = 0;\n\t\ttrack_flow4(",
+        "\t\tkey.dir = 0;\n\t\ttrack_flow4(",
         "IPv4 flows of every interface land on the first",
     ),  # fmt: skip
     ("count.c", " || proto == BPTRAF_IPPROTO_SCTP)", ")", "SCTP ports not read"),
@@ -90,29 +90,48 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ),  # fmt: skip
     (
         "count.c",
+        "\t\tkey.dst = ip->daddr;\n\t\tif (tx)",
+        "\t\tkey.dst = ip->saddr;\n\t\tif (tx)",
+        "IPv4 destination taken from the source",
+    ),  # fmt: skip
+    ("count.c", "\t\t\tk[4 + i] = dst[i];", "\t\t\tk[4 + i] = src[i];", "IPv6 destination taken from the source"),
+    # Flows: the table's probe, claim and counts.
+    (
+        "count.c",
         "\t\t__sync_fetch_and_add(&f->bytes, len);",
         "\t\t__sync_fetch_and_add(&f->bytes, 64);",
         "a known flow's bytes counted as 64 per packet",
     ),  # fmt: skip
+    ("count.c", "\tf->packets = tx ? 0 : pkts;", "\tf->packets = 0;", "a new flow's first packet not counted"),
+    ("count.c", "\tf->bytes = tx ? 0 : len;", "\tf->bytes = 0;", "a new flow's first bytes not counted"),
     (
         "count.c",
-        "{ .packets = 1, .bytes = len };\n\n\t\t/* NOEXIST",
-        "{ .packets = 0, .bytes = len };\n\n\t\t/* NOEXIST",
-        "a new IPv4 flow's first packet not counted",
+        "\tfor (int i = 0; i < words; i++)\n\t\tif (w[i] != k[i])",
+        "\tfor (int i = 0; i < 1; i++)\n\t\tif (w[i] != k[i])",
+        "flows matched by their first key word only",
     ),  # fmt: skip
     (
         "count.c",
-        "{ .packets = 1, .bytes = len };\n\n\t\tif (bptraf_flows6",
-        "{ .packets = 1, .bytes = 0 };\n\n\t\tif (bptraf_flows6",
-        "a new IPv6 flow's first bytes not counted",
+        "\tfor (int i = 0; i < words; i++)\n\t\tx += k[i] * mix[i];",
+        "\tfor (int i = 0; i < 1; i++)\n\t\tx += k[i] * mix[i];",
+        "hash of the ports alone",
     ),  # fmt: skip
-    ("count.c", "\t\tkey.dst = ip->daddr;", "\t\tkey.dst = ip->saddr;", "IPv4 destination taken from the source"),
+    ("count.c", "\tx ^= x >> 32;\n", "", "hash without folding the high half"),
     (
         "count.c",
-        "__builtin_memcpy(key.dst, ip6->daddr, 16);",
-        "__builtin_memcpy(key.dst, ip6->saddr, 16);",
-        "IPv6 destination taken from the source",
+        "for (__u32 p = 0; p < BPTRAF_FLOW_PROBES; p++) {\n\t\t__u32 at = (home + p) & (BPTRAF_FLOW_SLOTS - 1);\n\t\tstruct bptraf_flow6_slot",
+        "for (__u32 p = 0; p < 1; p++) {\n\t\t__u32 at = (home + p) & (BPTRAF_FLOW_SLOTS - 1);\n\t\tstruct bptraf_flow6_slot",
+        "an IPv6 flow looked for in its home slot only",
     ),  # fmt: skip
+    ("count.c", "\t__sync_lock_test_and_set(&w[0], k[0]);", "", "a new flow's slot never published"),
+    (
+        "count.c",
+        "\t\t\tflow_fill(w, &s->flow, k, 2, pkts, len, tx);\n\t\t\treturn;",
+        "\t\t\treturn;",
+        "a claimed IPv4 slot never filled in",
+    ),  # fmt: skip
+    ("count.c", "\t\tst->untracked_packets += pkts;", "", "untracked packets not counted"),
+    ("count.c", "\t\t*full = 1;", "\t\t*full = 0;", "a full table never said"),
     ("count.c", "\treturn XDP_PASS;", "\treturn XDP_DROP;", "pass mode drops"),
     # Drop mode.
     ("drop.c", "\treturn XDP_DROP;", "\treturn XDP_PASS;", "drop mode passes"),
