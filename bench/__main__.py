@@ -61,7 +61,7 @@ def machine() -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("--seconds", type=float, default=2.0, help="measuring window per traffic run")
+    p.add_argument("--seconds", type=float, default=3.0, help="measuring window per traffic run")
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--out", type=Path, default=HERE)
     p.add_argument("--exporter", action="store_true", help="only the Prometheus exporter's costs (exporter.{md,json})")

@@ -51,9 +51,10 @@ def bare(tb: Testbed, mode: str, action: str = "drop") -> Iterator[tuple[int, No
 
 @contextlib.contextmanager
 def bptraf(tb: Testbed, mode: str, drop: bool) -> Iterator[tuple[int, list[str]]]:
-    """bptraf --json as a user runs it; its lines are collected as they come, for its own count."""
+    """bptraf --json as a user runs it (every second, the default); its lines are collected as they come,
+    for its own count."""
     lines: list[str] = []
-    cmd = [sys.executable, "-m", "bptraf", tb.rx, "--json", "-i", "0.25", "--mode", mode] + (["-d"] if drop else [])
+    cmd = [sys.executable, "-m", "bptraf", tb.rx, "--json", "-i", "1", "--mode", mode] + (["-d"] if drop else [])
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
     try:
@@ -119,7 +120,7 @@ def window(tb: Testbed, seconds: float, lines: list[str] | None = None) -> Windo
         k1, m1, w1 = tb.rx_packets(), time.monotonic(), time.time()
         covered = gen.poll() is None
         if lines is not None:
-            time.sleep(0.6)  # let bptraf write the intervals that close the window
+            time.sleep(1.2)  # let bptraf write the intervals that close the window
     finally:
         result = wait_generator(gen)
     return Window(
