@@ -113,12 +113,13 @@ static __always_inline void flow_fill(__u64 *w, struct bptraf_flow *f, const __u
 static __always_inline void track_flow4(struct bptraf_flow4_key *key, __u32 pkts, __u64 len, const int tx)
 {
 	const __u64 *k = (const __u64 *)key;
-	__u32 home = flow_home(k, 2);
 	__u64 claimed;
+	__u32 home;
 
 	key->state = BPTRAF_FLOW_CLAIMED;
 	claimed = k[0];
 	key->state = BPTRAF_FLOW_USED;
+	home = flow_home(k, 2);	/* of the whole key, its state set */
 #pragma unroll
 	for (__u32 p = 0; p < BPTRAF_FLOW_PROBES; p++) {
 		__u32 at = (home + p) & (BPTRAF_FLOW_SLOTS - 1);
@@ -144,12 +145,13 @@ static __always_inline void track_flow4(struct bptraf_flow4_key *key, __u32 pkts
 static __always_inline void track_flow6(struct bptraf_flow6_key *key, __u32 pkts, __u64 len, const int tx)
 {
 	const __u64 *k = (const __u64 *)key;
-	__u32 home = flow_home(k, 5);
 	__u64 claimed;
+	__u32 home;
 
 	key->state = BPTRAF_FLOW_CLAIMED;
 	claimed = k[0];
 	key->state = BPTRAF_FLOW_USED;
+	home = flow_home(k, 5);	/* of the whole key, its state set */
 #pragma unroll
 	for (__u32 p = 0; p < BPTRAF_FLOW_PROBES; p++) {
 		__u32 at = (home + p) & (BPTRAF_FLOW_SLOTS - 1);

@@ -41,6 +41,20 @@ def write_slot(fd: int, at: int, k: np.ndarray, counts=(0, 0, 0, 0), state: int 
     libbpf.map_update(fd, ctypes.c_uint32(at), (ctypes.c_char * len(raw)).from_buffer_copy(raw))
 
 
+_MIX = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD)
+_M64 = (1 << 64) - 1
+
+
+def home(k: np.ndarray, bits: int) -> int:
+    """The slot kernel/count.c's flow_home() starts key k's probe at, in a table of 2^bits slots (the
+    key's words as this little-endian machine loads them). A test that relies on it fails if it is wrong:
+    keys it puts in one slot then spread out."""
+    words = np.frombuffer(k.tobytes(), "<u8").tolist()
+    x = sum(w * m for w, m in zip(words, _MIX)) & _M64
+    x ^= x >> 32
+    return ((x * _MIX[0]) & _M64) >> (64 - bits)
+
+
 class FlowMaps:
     """The four maps a FlowTables of `capacity` flows reads, and the test's hands on them. A key goes to
     the next free slot unless the test says which (`at`); putting it again overwrites its slot."""
@@ -129,4 +143,4 @@ class FlowMaps:
         libbpf.map_update(self.fds["flow_stats"], ctypes.c_uint32(0), buf)
 
 
-__all__ = ["CLAIMED", "USED", "FlowMaps", "key", "write_slot"]
+__all__ = ["CLAIMED", "USED", "FlowMaps", "home", "key", "write_slot"]

@@ -110,6 +110,36 @@ def test_flows_beyond_the_tables_room_are_counted_as_untracked(lab):
     assert counted <= 32 and counted + untracked == len(frames)
 
 
+def test_flows_that_share_a_home_slot_fill_its_reach_and_the_table_is_said_full(lab):
+    """Ten flows whose keys hash to one slot (found with the kernel's hash, tests/flowmaps.home) in a
+    32-slot table: eight fit within the probe's reach, two are untracked, and though the table holds
+    fewer than --flows-max flows, the kernel's full flag makes bptraf evict and say so, once."""
+    from flowmaps import home, key
+
+    from bptraf.build import flow_bits
+
+    bits = flow_bits(16)
+    homes: dict[int, list[int]] = {}
+    for port in range(20000, 40000):
+        homes.setdefault(home(key(V4[0], port, V4[1], 7001), bits), []).append(port)
+        ports = next((p for p in homes.values() if len(p) == 10), None)
+        if ports:
+            break
+    assert ports, "no ten ports share a home slot"
+    frames = [eth(0x0800, ipv4(17, udp(p, 7001))) for p in ports]
+    with Bptraf(lab.host, "--json", "-i", "1", "--flows", "--flows-max", "16", "--top", "100") as bp:
+        bp.wait_ready()
+        lab.send(frames)
+        count_until(bp, lab.host, len(frames))
+        code, out, err = bp.stop()
+    assert code == 0, err
+    flows = flow_totals(out, lab.host)
+    assert len(flows) == 8 and set(flows) <= {("udp", V4[0], p, V4[1], 7001) for p in ports}
+    assert max(r["flows_untracked_packets"] for r in records(out, lab.host)) == 2
+    assert sum(r["flows_evicted"] for r in records(out, lab.host)) > 0
+    assert err.count("the flow table is full") == 1, err
+
+
 # Where a flow's ports come from: only a first (or unfragmented) L4 header has them. The non-first
 # fragments carry a UDP/TCP header's worth of non-zero bytes where ports would be, so a parser that
 # reads them anyway shows those bytes as ports.
