@@ -11,8 +11,6 @@ import os
 import subprocess
 from functools import cache
 
-HASH_MAP_TYPES = {1, 5, 9, 10}  # hash, percpu hash, lru hash, lru percpu hash
-
 
 @cache
 def _lib() -> ctypes.CDLL:
@@ -71,21 +69,3 @@ def xdp_prog_id(iface: str) -> int | None:
     if found is None:
         found = next((a["prog"]["id"] for a in xdp.get("attached", []) if "prog" in a), None)
     return found
-
-
-def hash_map_fds(fds: dict[int, dict[str, str]]) -> dict[int, dict[str, str]]:
-    return {fd: info for fd, info in fds.items() if int(info.get("map_type", -1)) in HASH_MAP_TYPES}
-
-
-def map_keys(fd: int, key_size: int, bound: int = 1 << 20) -> list[bytes]:
-    """Every key of a hash map, by walking it with get_next_key."""
-    keys: list[bytes] = []
-    prev = None
-    nxt = ctypes.create_string_buffer(key_size)
-    for _ in range(bound):
-        ret = _lib().bpf_map_get_next_key(fd, prev, nxt)
-        if ret:
-            return keys
-        keys.append(nxt.raw)
-        prev = ctypes.create_string_buffer(nxt.raw, key_size)
-    raise AssertionError("endless map")

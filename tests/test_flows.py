@@ -361,6 +361,103 @@ def test_a_flow_in_two_slots_is_one_row_with_both_counts(maps):
     assert [int(row[n]) for n in ("packets", "bytes", "d_packets", "d_bytes", "first_ns")] == [9, 900, 3, 300, 100]
 
 
+def _rows_by_port(table: np.ndarray) -> dict[int, tuple]:
+    """Each row's (packets, tx_packets, d_packets, d_tx_packets, first_ns), by source port."""
+    names = ("packets", "tx_packets", "d_packets", "d_tx_packets", "first_ns")
+    return {int(r["sport"]): tuple(int(r[n]) for n in names) for r in table}
+
+
+@pytest.mark.bpf
+def test_a_second_slot_behind_the_first_folds_into_it_also_across_the_tables_end(maps):
+    tables = reader(maps)
+    last = maps.slots - 1
+    maps.put("flows4", v4(1), [(3, 300, 0, 0)], at=10)
+    maps.put("flows4", v4(2), [(4, 400, 0, 0)], at=last)
+    tables.read(100)
+    maps.put("flows4", v4(1), [(1, 100, 0, 0)], at=11)  # one slot on: the kernel's second choice
+    maps.put("flows4", v4(2), [(2, 200, 1, 10)], at=1)  # two slots on, past the table's end
+    assert _rows_by_port(tables.read(200)[0]) == {4001: (4, 0, 1, 0, 100), 4002: (6, 1, 2, 1, 100)}
+    assert [i for i, _slot in maps.held("flows4")] == [10, last], "the first slots in probe order stay"
+
+
+@pytest.mark.bpf
+def test_folded_counts_add_up_over_several_folds(maps):
+    """Two flows each with a second slot in one read; then one of them, carrying folded counts, gets a
+    slot before its own, and what it carries moves with it."""
+    tables = reader(maps)
+    maps.put("flows4", v4(1), [(5, 500, 0, 0)], at=20)
+    maps.put("flows4", v4(2), [(7, 700, 0, 0)], at=40)
+    tables.read(100)
+    maps.put("flows4", v4(1), [(2, 200, 0, 0)], at=21)
+    maps.put("flows4", v4(2), [(3, 300, 2, 20)], at=41)
+    assert _rows_by_port(tables.read(200)[0]) == {4001: (7, 0, 2, 0, 100), 4002: (10, 2, 3, 2, 100)}
+    maps.put("flows4", v4(1), [(6, 600, 0, 0)], at=20)  # grew by 1
+    maps.put("flows4", v4(1), [(1, 100, 0, 0)], at=18)  # and a slot two before its own
+    assert _rows_by_port(tables.read(300)[0]) == {4001: (9, 0, 2, 0, 100), 4002: (10, 2, 0, 0, 100)}
+    assert [i for i, _slot in maps.held("flows4")] == [18, 40]
+    maps.put("flows4", v4(1), [(4, 400, 0, 0)], at=18)
+    assert _rows_by_port(tables.read(400)[0])[4001] == (12, 0, 3, 0, 100)
+
+
+@pytest.mark.bpf
+def test_the_bound_refuses_the_newest_with_the_fewest_packets_both_ways():
+    """--flows-max 16, 15 flows, then 3 new: of the three new, the two with the fewest packets received and sent
+    are refused (their packets counted as untracked), never an older flow, however quiet; and room is
+    made by evicting the least active."""
+    small = Maps(capacity=16)
+    try:
+        tables = reader(small)
+        for i in range(1, 15):
+            small.put("flows4", v4(i), [(100, 6400, 0, 0)])
+        small.put("flows4", v4(16), [(1, 64, 0, 0)])  # old and quiet
+        first, state = tables.read(100)
+        assert (len(first), state.full, state.untracked_packets) == (15, False, 0)
+        for i in range(1, 15):
+            small.put("flows4", v4(i), [(200, 12800, 0, 0)])
+        small.put("flows4", v4(17), [(5, 320, 0, 0)])
+        small.put("flows4", v4(18), [(0, 0, 3, 192)])  # sent only
+        small.put("flows4", v4(19), [(1, 64, 1, 64)])
+        flows, state = tables.read(200)
+        assert sorted(int(p) for p in flows["sport"]) == [*range(4001, 4015), 4016, 4017]
+        assert (state.untracked_packets, state.full, state.evicted) == (3 + 2, True, 2)
+        assert small.ports("flows4") == {4000 + i for i in range(1, 15)}, "the quiet old flow and 4017 evicted"
+    finally:
+        small.close()
+
+
+@pytest.mark.bpf
+def test_one_over_the_bound_is_refused_and_evictions_add_up():
+    small = Maps(capacity=16)
+    try:
+        tables = reader(small)
+        for i in range(1, 17):
+            small.put("flows4", v4(i), [(100 + i, 6400, 0, 0)])
+        flows, state = tables.read(100)
+        assert (len(flows), state.untracked_packets, state.full, state.evicted) == (16, 0, False, 0), "at the bound"
+        small.put("flows4", v4(17), [(7, 640, 0, 0)])
+        flows, state = tables.read(200)
+        assert (len(flows), state.untracked_packets, state.full, state.evicted) == (16, 7, True, 2)
+        small.set_full(0)
+        _flows, state = tables.read(300)
+        assert (state.full, state.evicted) == (True, 4)
+    finally:
+        small.close()
+
+
+@pytest.mark.bpf
+def test_closing_the_reader_lets_the_kernel_free_its_tables():
+    from bpfview import bpf_fds, held, kernel_ids
+    from runner import wait_for
+
+    small = Maps(capacity=16)
+    ids = held({fd: info for fd, info in bpf_fds().items() if fd in small.fds.values()})["map"]
+    tables = reader(small)
+    tables.read(100)
+    tables.close()
+    small.close()
+    assert wait_for(lambda: not ids & kernel_ids("map")), "a table outlived its reader and its fds"
+
+
 @pytest.mark.bpf
 def test_two_new_slots_of_one_flow_fold_and_far_apart_slots_do_not(maps):
     tables = reader(maps)

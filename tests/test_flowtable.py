@@ -102,9 +102,9 @@ def test_idle_flows_are_deleted_from_the_kernel_and_not_reported(kernel):
 def test_a_full_table_loses_its_least_active_flows_after_reporting_them(kernel):
     t = tables(kernel)
     for port in range(1, CAPACITY + 1):
-        kernel.put("198.18.0.2", port, "198.18.0.1", 53, 100 + port, 6_400)
+        kernel.put("198.18.0.2", port, "198.18.0.1", 53, 100 + port, 64_000 - 100 * port)
     t.read(1 * S)
-    # Ports 1-3 stay quiet; the rest grow. Of the quiet ones the fewest packets go first: 1 and 2.
+    # Ports 1-3 stay quiet; the rest grow. Of the quiet ones the fewest packets (not bytes) go first: 1 and 2.
     for port in range(4, CAPACITY + 1):
         kernel.put("198.18.0.2", port, "198.18.0.1", 53, 1000 + port, 64_000)
     kernel.set_full(0)
