@@ -106,11 +106,8 @@ class _Table:
         self.reset()
 
     def reset(self) -> None:
-        self.idx = np.zeros(0, np.intp)
-        self.h = np.zeros(0, np.uint64)
-        self.counts = np.zeros((0, 4), np.uint64)
-        self.first = np.zeros(0, np.int64)
-        self.last = np.zeros(0, np.int64)
+        self.idx = np.zeros(0, np.intp)  # no read yet: every used slot holds a new flow
+        self.h = self.counts = self.first = self.last = None  # the last read's rows, once there is one
         self.alive = np.zeros(self.slots, bool)
         self.carried: dict[int, np.ndarray] = {}  # slot -> counts folded into it
 
@@ -124,10 +121,10 @@ class _Table:
     def before(self, idx: np.ndarray, h: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         """For the used slots `idx` of a new read, their keys' hashes `h`: whether each holds the flow the
         last read saw there, and that flow's row in the last read (None: the same slots, row for row)."""
-        if np.array_equal(idx, self.idx):
-            return self.alive[idx] & (self.h == h), None
         if not len(self.idx):
             return np.zeros(len(idx), bool), None
+        if np.array_equal(idx, self.idx):
+            return self.alive[idx] & (self.h == h), None
         pos = np.zeros(self.slots, np.intp)
         pos[self.idx] = np.arange(len(self.idx))
         j = pos[idx]

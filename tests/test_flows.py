@@ -384,7 +384,7 @@ def test_a_second_slot_behind_the_first_folds_into_it_also_across_the_tables_end
 def test_folded_counts_add_up_over_several_folds(maps):
     """Two flows each with a second slot in one read; then one of them, carrying folded counts, gets a
     slot before its own, and what it carries moves with it."""
-    tables = reader(maps)
+    tables = reader(maps, idle_ns=10**9)  # reads at 100-500 ns: nothing idle until 10**13
     maps.put("flows4", v4(1), [(5, 500, 0, 0)], at=20)
     maps.put("flows4", v4(2), [(7, 700, 0, 0)], at=40)
     tables.read(100)
@@ -397,6 +397,12 @@ def test_folded_counts_add_up_over_several_folds(maps):
     assert [i for i, _slot in maps.held("flows4")] == [18, 40]
     maps.put("flows4", v4(1), [(4, 400, 0, 0)], at=18)
     assert _rows_by_port(tables.read(400)[0])[4001] == (12, 0, 3, 0, 100)
+    maps.put("flows4", v4(1), [(2, 200, 0, 0)], at=19)  # a slot after its own, carrying already
+    assert _rows_by_port(tables.read(500)[0])[4001] == (14, 0, 2, 0, 100)
+    # Idle, the flow goes, and what its slot carried with it: a new flow there counts afresh.
+    assert 4001 not in _rows_by_port(tables.read(10**13)[0])
+    maps.put("flows4", v4(3), [(1, 100, 0, 0)], at=18)
+    assert _rows_by_port(tables.read(10**13 + 100)[0])[4003] == (1, 0, 1, 0, 10**13 + 100)
 
 
 @pytest.mark.bpf
