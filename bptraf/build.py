@@ -58,6 +58,9 @@ class Recipe:
     def cflags(self) -> list[str]:
         return [
             f"-I{kernel_dir()}",
+            # A flow key is written by its fields and read as 64-bit words (kernel/count.c), as the kernel
+            # itself builds: without this the compiler may read the words before the fields are written.
+            "-fno-strict-aliasing",
             f"-DBPTRAF_NIFACES={int(self.nifaces)}",
             f"-DBPTRAF_FLOW_BITS={flow_bits(self.flows_max)}",
         ]

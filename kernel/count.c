@@ -109,69 +109,42 @@ static __always_inline void flow_fill(__u64 *w, struct bptraf_flow *f, const __u
 	__sync_lock_test_and_set(&w[0], k[0]);	/* an atomic swap: ordered after the stores above */
 }
 
-/* bcc resolves a map only where it is named, so the two tables get one probe loop each. */
-static __always_inline void track_flow4(struct bptraf_flow4_key *key, __u32 pkts, __u64 len, const int tx)
+/*
+ * Count a frame under key k (2 words: IPv4, 5: IPv6, a compile-time constant
+ * that picks the table); k's state is set here. A slot is its key's words,
+ * then the counts.
+ */
+static __always_inline void track_key(__u64 *k, const int words, __u32 pkts, __u64 len, const int tx)
 {
-	const __u64 *k = (const __u64 *)key;
+	__u8 *state = (__u8 *)k + 7;	/* bptraf_flow4_key/bptraf_flow6_key .state */
 	__u64 claimed;
 	__u32 home;
 
-	key->state = BPTRAF_FLOW_CLAIMED;
+	*state = BPTRAF_FLOW_CLAIMED;
 	claimed = k[0];
-	key->state = BPTRAF_FLOW_USED;
-	home = flow_home(k, 2);	/* of the whole key, its state set */
+	*state = BPTRAF_FLOW_USED;
+	home = flow_home(k, words);	/* of the whole key, its state set */
 #pragma unroll
 	for (__u32 p = 0; p < BPTRAF_FLOW_PROBES; p++) {
 		__u32 at = (home + p) & (BPTRAF_FLOW_SLOTS - 1);
-		struct bptraf_flow4_slot *s = bptraf_flows4.lookup(&at);
-		__u64 *w;
+		/* bcc resolves a map only where it is named: both are, and `words` leaves one */
+		__u64 *w = words == 5 ? (__u64 *)bptraf_flows6.lookup(&at) : (__u64 *)bptraf_flows4.lookup(&at);
+		struct bptraf_flow *f;
 
-		if (!s)
+		if (!w)
 			break;
-		w = (__u64 *)&s->key;
-		if (flow_same(w, k, 2)) {
-			flow_add(&s->flow, pkts, len, tx);
+		f = (struct bptraf_flow *)(w + words);
+		if (flow_same(w, k, words)) {
+			flow_add(f, pkts, len, tx);
 			return;
 		}
 		/* An empty slot: take it, unless another CPU just did (then look on). */
 		if (w[0] == 0 && __sync_val_compare_and_swap(&w[0], 0, claimed) == 0) {
-			flow_fill(w, &s->flow, k, 2, pkts, len, tx);
+			flow_fill(w, f, k, words, pkts, len, tx);
 			return;
 		}
 	}
-	flow_untracked(0, pkts, len);
-}
-
-static __always_inline void track_flow6(struct bptraf_flow6_key *key, __u32 pkts, __u64 len, const int tx)
-{
-	const __u64 *k = (const __u64 *)key;
-	__u64 claimed;
-	__u32 home;
-
-	key->state = BPTRAF_FLOW_CLAIMED;
-	claimed = k[0];
-	key->state = BPTRAF_FLOW_USED;
-	home = flow_home(k, 5);	/* of the whole key, its state set */
-#pragma unroll
-	for (__u32 p = 0; p < BPTRAF_FLOW_PROBES; p++) {
-		__u32 at = (home + p) & (BPTRAF_FLOW_SLOTS - 1);
-		struct bptraf_flow6_slot *s = bptraf_flows6.lookup(&at);
-		__u64 *w;
-
-		if (!s)
-			break;
-		w = (__u64 *)&s->key;
-		if (flow_same(w, k, 5)) {
-			flow_add(&s->flow, pkts, len, tx);
-			return;
-		}
-		/* An empty slot: take it, unless another CPU just did (then look on). */
-		if (w[0] == 0 && __sync_val_compare_and_swap(&w[0], 0, claimed) == 0) {
-			flow_fill(w, &s->flow, k, 5, pkts, len, tx);
-			return;
-		}
-	}
-	flow_untracked(1, pkts, len);
+	flow_untracked(words == 5, pkts, len);
 }
 
 /*
@@ -216,7 +189,7 @@ static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end
 		key.proto = proto;
 		key.slot = slot;
 		key.dir = 0;
-		track_flow6(&key, pkts, len, tx);
+		track_key((__u64 *)&key, 5, pkts, len, tx);
 	} else {
 		struct bptraf_ipv4 *ip = l3;
 		struct bptraf_flow4_key key __attribute__((aligned(8)));
@@ -234,7 +207,7 @@ static __always_inline void track_flow(__u32 slot, void *l3, void *l4, void *end
 		key.proto = proto;
 		key.slot = slot;
 		key.dir = 0;
-		track_flow4(&key, pkts, len, tx);
+		track_key((__u64 *)&key, 2, pkts, len, tx);
 	}
 }
 

@@ -49,16 +49,21 @@ FLOWS = [
 ]
 
 
-def send_flows(lab, flows) -> str:
-    """Send every (key, frame, count) of `flows` to a --flows run; its JSON lines once all were counted."""
-    frames = [f for _key, f, n in flows for _ in range(n)]
-    with Bptraf(lab.host, "--json", "-i", "0.2", "--flows", "--top", "100") as bp:
+def run_flows(lab, frames: list[bytes], *args: str) -> tuple[str, str]:
+    """Send `frames` to a `--json --flows --top 100` run (-i 0.2 unless `args` say otherwise); its JSON
+    lines and stderr once all were counted."""
+    with Bptraf(lab.host, "--json", "-i", "0.2", "--flows", "--top", "100", *args) as bp:
         bp.wait_ready()
         lab.send(frames)
         count_until(bp, lab.host, len(frames))
         code, out, err = bp.stop()
     assert code == 0, err
-    return out
+    return out, err
+
+
+def send_flows(lab, flows) -> str:
+    """Send every (key, frame, count) of `flows` to a --flows run; its JSON lines once all were counted."""
+    return run_flows(lab, [f for _key, f, n in flows for _ in range(n)])[0]
 
 
 def test_each_flow_counted_exactly(lab):
@@ -99,12 +104,7 @@ def test_flows_beyond_the_tables_room_are_counted_as_untracked(lab):
     """64 new IPv4 flows at once into 32 slots (--flows-max 16): every packet is either in a flow's
     count or among the untracked, the kernel's (no slot within reach) and the reader's (over the bound)."""
     frames = [_from(eth(0x0800, ipv4(17, udp(7000 + i, 7001))), i % 200) for i in range(64)]
-    with Bptraf(lab.host, "--json", "-i", "1", "--flows", "--flows-max", "16", "--top", "100") as bp:
-        bp.wait_ready()
-        lab.send(frames)
-        count_until(bp, lab.host, len(frames))
-        code, out, err = bp.stop()
-    assert code == 0, err
+    out, _err = run_flows(lab, frames, "-i", "1", "--flows-max", "16")
     counted = sum(p for p, _b in flow_totals(out, lab.host).values())
     untracked = max(r["flows_untracked_packets"] for r in records(out, lab.host))
     assert counted <= 32 and counted + untracked == len(frames)
@@ -126,13 +126,7 @@ def test_flows_that_share_a_home_slot_fill_its_reach_and_the_table_is_said_full(
         if ports:
             break
     assert ports, "no ten ports share a home slot"
-    frames = [eth(0x0800, ipv4(17, udp(p, 7001))) for p in ports]
-    with Bptraf(lab.host, "--json", "-i", "1", "--flows", "--flows-max", "16", "--top", "100") as bp:
-        bp.wait_ready()
-        lab.send(frames)
-        count_until(bp, lab.host, len(frames))
-        code, out, err = bp.stop()
-    assert code == 0, err
+    out, err = run_flows(lab, [eth(0x0800, ipv4(17, udp(p, 7001))) for p in ports], "-i", "1", "--flows-max", "16")
     flows = flow_totals(out, lab.host)
     assert len(flows) == 8 and set(flows) <= {("udp", V4[0], p, V4[1], 7001) for p in ports}
     assert max(r["flows_untracked_packets"] for r in records(out, lab.host)) == 2
