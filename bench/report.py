@@ -49,7 +49,8 @@ def test_run_section(t: dict) -> list[str]:
     out = [
         "With BPF_PROG_TEST_RUN: the kernel's own average per run, the least of 3 test runs sharing "
         "4,000,000 runs (its timer stops while the run is rescheduled, which a wall clock does not; "
-        "interrupts and steal time only add, hence the least; whole ns), 7 interleaved rounds; the median ns, and each ratio's "
+        "interrupts and steal time only add, hence the least; whole ns; bptraf's programs the mean of 3 separate loads, "
+        "since a load's speed depends on where its map lands), 7 interleaved rounds; the median ns, and each ratio's "
         "median (min–max) over the 7 per-round pairs. Pass-mode programs are compared with a bare "
         "XDP_PASS, `-d` with a bare XDP_DROP.",
         "",
@@ -61,8 +62,8 @@ def test_run_section(t: dict) -> list[str]:
         ra = v["ratio"]
         d, c = ra["bptraf -d"], ra["bptraf"]
         out.append(
-            f"| {kind} | {ns['bare XDP_PASS']:.0f} | {ns['bare XDP_DROP']:.0f} | {ns['bptraf -d']:.0f} | "
-            f"{ns['bptraf']:.0f} | {ns['bptraf --sizes']:.0f} | {ns['bptraf --flows']:.0f} | "
+            f"| {kind} | {ns['bare XDP_PASS']:.0f} | {ns['bare XDP_DROP']:.0f} | {ns['bptraf -d']:.1f} | "
+            f"{ns['bptraf']:.1f} | {ns['bptraf --sizes']:.1f} | {ns['bptraf --flows']:.1f} | "
             f"{_spread(d)} {_verdict(d['median'] <= 1.10)} | {_spread(c)} {_verdict(c['median'] <= 1.25)} | "
             f"{_spread(ra['bptraf --sizes'])} | {_spread(ra['bptraf --flows'])} |"
         )

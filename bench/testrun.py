@@ -30,6 +30,11 @@ FLOW_KINDS = ("IPv4/UDP", "IPv6/TCP")  # where the flow programs run
 # The floor under a flow hit (kernel/lookup.c): one kernel hash-map hit with the key size of that kind's table
 HASH_HIT = {"IPv4/UDP": "hash hit alone, 16-byte key", "IPv6/TCP": "hash hit alone, 40-byte key"}
 MIX_FLOWS = 100_000  # distinct flows in the miss-heavy mix, against the default 16,384-entry table
+# Separate loads of each of bptraf's programs, whose per-round figure is the mean over them: the same
+# program (same instructions) loaded afresh, with a map of its own, ran up to 5% faster or slower from
+# one load to the next and kept that for its lifetime (a bare program, which touches no memory, did not
+# vary), so a figure from one load is as much where its map landed as what its code costs.
+LOADS = 3
 # program -> the bare program its ratio is taken against
 BASELINE = {
     "bptraf -d": "bare XDP_DROP",
@@ -54,7 +59,8 @@ def _spread(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
-def _load() -> tuple[list, dict[str, int]]:
+def _load(loads: int = LOADS) -> tuple[list, dict[str, list[int]]]:
+    """{program: its fds}, bptraf's programs `loads` times each (separately compiled objects, maps of their own)."""
     kdir = kernel_dir()
     bare_pass = bcc.BPF(src_file=str(KERNEL / "bare_pass.c").encode())
     bare_drop = bcc.BPF(src_file=str(KERNEL / "bare_drop.c").encode())
@@ -63,21 +69,28 @@ def _load() -> tuple[list, dict[str, int]]:
     mixes = {
         n: bcc.BPF(text=text, cflags=[f"-I{kdir}", "-DBPTRAF_NIFACES=1", f"-DBENCH_FLOWS={n}"]) for n in (1, MIX_FLOWS)
     }
-    drop_obj, drop_fds, _ = load_programs(bcc, "drop", 1)
-    count_obj, count_fds, _ = load_programs(bcc, "pass", 1)
-    progs = {
-        "bare XDP_PASS": bare_pass.load_func(b"bench_bare_pass", bcc.BPF.XDP).fd,
-        "bare XDP_DROP": bare_drop.load_func(b"bench_bare_drop", bcc.BPF.XDP).fd,
-        "bptraf -d": drop_fds[Feature.NONE][0],
-        "bptraf": count_fds[Feature.NONE][0],
-        "bptraf --sizes": count_fds[Feature.SIZES][0],
-        "bptraf --flows": count_fds[Feature.FLOWS][0],
-        "flows, one flow": mixes[1].load_func(b"bench_flowmix", bcc.BPF.XDP).fd,
-        f"flows, {MIX_FLOWS:,} flows": mixes[MIX_FLOWS].load_func(b"bench_flowmix", bcc.BPF.XDP).fd,
-        HASH_HIT["IPv4/UDP"]: lookup.load_func(b"bench_lookup16", bcc.BPF.XDP).fd,
-        HASH_HIT["IPv6/TCP"]: lookup.load_func(b"bench_lookup40", bcc.BPF.XDP).fd,
+    objs = [bare_pass, bare_drop, lookup, *mixes.values()]
+    progs: dict[str, list[int]] = {
+        "bare XDP_PASS": [bare_pass.load_func(b"bench_bare_pass", bcc.BPF.XDP).fd],
+        "bare XDP_DROP": [bare_drop.load_func(b"bench_bare_drop", bcc.BPF.XDP).fd],
+        "bptraf -d": [],
+        "bptraf": [],
+        "bptraf --sizes": [],
+        "bptraf --flows": [],
+        "flows, one flow": [mixes[1].load_func(b"bench_flowmix", bcc.BPF.XDP).fd],
+        f"flows, {MIX_FLOWS:,} flows": [mixes[MIX_FLOWS].load_func(b"bench_flowmix", bcc.BPF.XDP).fd],
+        HASH_HIT["IPv4/UDP"]: [lookup.load_func(b"bench_lookup16", bcc.BPF.XDP).fd],
+        HASH_HIT["IPv6/TCP"]: [lookup.load_func(b"bench_lookup40", bcc.BPF.XDP).fd],
     }
-    return [bare_pass, bare_drop, lookup, *mixes.values(), drop_obj, count_obj], progs
+    for _ in range(loads):
+        drop_obj, drop_fds, _ = load_programs(bcc, "drop", 1)
+        count_obj, count_fds, _ = load_programs(bcc, "pass", 1)
+        objs += [drop_obj, count_obj]
+        progs["bptraf -d"].append(drop_fds[Feature.NONE][0])
+        progs["bptraf"].append(count_fds[Feature.NONE][0])
+        progs["bptraf --sizes"].append(count_fds[Feature.SIZES][0])
+        progs["bptraf --flows"].append(count_fds[Feature.FLOWS][0])
+    return objs, progs
 
 
 def _runs_on(prog: str, label: str) -> bool:
@@ -100,7 +113,8 @@ def measure(repeat: int = 4_000_000, rounds: int = 7) -> dict:
             ns: dict[str, list[float]] = {p: [] for p in names}
             for _ in range(rounds):
                 for p in names:
-                    ns[p].append(ns_per_packet(progs[p], frames[name], repeat))
+                    each = repeat // len(progs[p])  # the mean over its loads (LOADS)
+                    ns[p].append(statistics.mean([ns_per_packet(fd, frames[name], each) for fd in progs[p]]))
             row: dict = {"ns": {p: _spread(v) for p, v in ns.items()}}
             row["ratio"] = {
                 p: _spread([a / b for a, b in zip(ns[p], ns[base])]) for p, base in BASELINE.items() if p in ns

@@ -70,15 +70,22 @@ static __always_inline __u32 dodgy_segs(__u64 len, __u64 wire, __u32 gso_size)
 
 static __always_inline int count_tx(struct __sk_buff *skb, __u32 slot, const int features)
 {
-	void *data = (void *)(long)skb->data;
-	void *end = (void *)(long)skb->data_end;
 	struct bptraf_stats *s = bptraf_tx_stats.lookup(&slot);
-	struct bptraf_eth *eth = data;
-	__u64 len = skb->len, wire = skb->wire_len;
+	void *data, *end;
+	__u64 len, wire;
 	__u32 segs = 1, gso_size = 0;
 
 	if (!s)
 		return TC_ACT_UNSPEC;
+	/*
+	 * The context is read after the lookup, a helper call as the compiler
+	 * sees it: read before, data_end, len and skb itself outlived the call
+	 * on the stack and were reloaded at every bounds check.
+	 */
+	data = (void *)(long)skb->data;
+	end = (void *)(long)skb->data_end;
+	len = skb->len;
+	wire = skb->wire_len;
 	/*
 	 * Only a GSO packet of two or more segments is longer on the wire than
 	 * in the skb, so other frames never touch the shared info that gso_*
@@ -103,14 +110,11 @@ static __always_inline int count_tx(struct __sk_buff *skb, __u32 slot, const int
 		else
 			s->sizes[size_bucket(wire)]++;
 	}
-	classify(s, slot, data, end, segs, wire, features & ~BPTRAF_SIZES_ON);
 	/*
 	 * A VLAN tag the driver inserts (skb->vlan_*) is not in the frame data;
-	 * a frame that carries a tag inline too was counted in `vlan` already.
+	 * classify counts a frame with one in `vlan` once, tagged inline or not.
 	 */
-	if (skb->vlan_present && (void *)(eth + 1) <= end && eth->proto != bpf_htons(BPTRAF_ETH_P_8021Q) &&
-	    eth->proto != bpf_htons(BPTRAF_ETH_P_8021AD))
-		add(s, BPTRAF_C_VLAN, segs, wire);
+	classify_tagged(s, slot, data, end, segs, wire, features & ~BPTRAF_SIZES_ON, skb->vlan_present);
 	return TC_ACT_UNSPEC;
 }
 

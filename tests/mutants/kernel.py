@@ -25,9 +25,9 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ("parse.h", "#define BPTRAF_IPV6_EXT_MAX 6", "#define BPTRAF_IPV6_EXT_MAX 3", "walk stops after 3 headers"),
     ("parse.h", "#define BPTRAF_IPV6_EXT_MAX 6", "#define BPTRAF_IPV6_EXT_MAX 5", "walk stops after 5 headers"),
     ("parse.h", "#define BPTRAF_IPV6_EXT_MAX 6", "#define BPTRAF_IPV6_EXT_MAX 7", "walk goes on to a 7th header"),
-    ("parse.h", "\t\t\tcur += (ext->hdrlen + 1) * 8;", "\t\t\tcur += 8;", "extension length ignored"),
-    ("parse.h", "(1ULL << BPTRAF_IPPROTO_ROUTING) | ", "", "routing header not walked"),
-    ("parse.h", "(1ULL << BPTRAF_IPPROTO_DSTOPTS)", "(1ULL << BPTRAF_IPPROTO_HOPOPTS)", "dest. options not walked"),
+    ("parse.h", "\t\tcur += (ext->hdrlen + 1) * 8;", "\t\tcur += 8;", "extension length ignored"),
+    ("parse.h", " && nh != BPTRAF_IPPROTO_ROUTING", "", "routing header not walked"),
+    ("parse.h", "nh != BPTRAF_IPPROTO_DSTOPTS", "nh != BPTRAF_IPPROTO_HOPOPTS", "dest. options not walked"),
     (
         "parse.h",
         "\t/* The last header's claimed length may run past the frame. */\n\tif (cur > end)\n\t\treturn BPTRAF_TRUNCATED;\n",
@@ -46,8 +46,8 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ("parse.h", "if (*(__be16 *)(cur + 2) & bpf_htons(0xfff8))", "if (0)", "IPv6 ports read from non-first fragments"),
     ("parse.h", "bpf_htons(0xfff8)", "bpf_htons(0xffff)", "IPv6 M flag taken for a non-first fragment"),
     # IPv4 header checks.
-    ("parse.h", "if (ihl < 5 || l3 + ihl * 4 > end)", "if (ihl < 5)", "IPv4 options not bounds-checked"),
-    ("parse.h", "if (ihl < 5 || l3 + ihl * 4 > end)", "if (ihl < 3 || l3 + ihl * 4 > end)", "short IHL accepted"),
+    ("parse.h", "(ihl < 5 || l3 + ihl * 4 > end)", "(ihl < 5)", "IPv4 options not bounds-checked"),
+    ("parse.h", "(ihl < 5 || l3 + ihl * 4 > end)", "(ihl < 3 || l3 + ihl * 4 > end)", "short IHL accepted"),
     # Classes.
     (
         "parse.h",
@@ -63,7 +63,7 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ("parse.h", " && proto != bpf_htons(BPTRAF_ETH_P_8021AD)", "", "802.1ad tags not stripped"),
     (
         "parse.h",
-        "\tif (l3 != (void *)(eth + 1))\n\t\tadd(s, BPTRAF_C_VLAN, pkts, len);\n",
+        "\tif (l3 != (void *)(eth + 1) || hw_vlan)\n\t\tadd(s, BPTRAF_C_VLAN, pkts, len);\n",
         "",
         "vlan flag never counted",
     ),
@@ -150,16 +150,16 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ("egress.c", "== segs ? segs : segs - 1;", "== segs ? segs : segs;", "a dodgy GSO packet's overcount kept"),
     (
         "egress.c",
-        "classify(s, slot, data, end, segs, wire, ",
-        "classify(s, slot, data, end, segs, len, ",
+        "classify_tagged(s, slot, data, end, segs, wire, ",
+        "classify_tagged(s, slot, data, end, segs, len, ",
         "TX bytes from skb->len instead of wire_len",
     ),  # fmt: skip
     ("egress.c", "#define TC_ACT_UNSPEC -1", "#define TC_ACT_UNSPEC 2", "egress returns TC_ACT_SHOT"),
-    ("egress.c", "\tif (skb->vlan_present && ", "\tif (0 && ", "driver-inserted VLAN tag ignored"),
+    ("egress.c", ", skb->vlan_present);", ", 0);", "driver-inserted VLAN tag ignored"),
     (
-        "egress.c",
-        " && eth->proto != bpf_htons(BPTRAF_ETH_P_8021Q) &&",
-        " &&",
+        "parse.h",
+        "\tif (l3 != (void *)(eth + 1) || hw_vlan)\n\t\tadd(s, BPTRAF_C_VLAN, pkts, len);\n",
+        "\tif (l3 != (void *)(eth + 1))\n\t\tadd(s, BPTRAF_C_VLAN, pkts, len);\n\tif (hw_vlan)\n\t\tadd(s, BPTRAF_C_VLAN, pkts, len);\n",
         "an inline-tagged frame with a driver tag counted twice",
     ),  # fmt: skip
     (
@@ -174,12 +174,12 @@ MUTANTS: list[tuple[str, str, str, str]] = [
         "\t\t\ts->sizes[size_bucket(wire - 1)]++;",
         "TX size bucket off by one byte",
     ),  # fmt: skip
-    ("egress.c", "features & ~BPTRAF_SIZES_ON);", "features);", "TX sizes counted twice (by classify too)"),
+    ("egress.c", "features & ~BPTRAF_SIZES_ON, ", "features, ", "TX sizes counted twice (by classify too)"),
 ]
 # The smallest test set that sees each file's mutants (-x stops at the first failure, so the likeliest
 # killer goes first).
 TESTS_BY_FILE = {
-    "parse.h": "tests/test_xdp.py tests/test_xdp_flows.py",
+    "parse.h": "tests/test_xdp.py tests/test_xdp_flows.py tests/test_tx_vlan.py",  # the last: driver tags (hw_vlan)
     "count.c": "tests/test_xdp_flows.py tests/test_xdp.py",
     "drop.c": "tests/test_xdp.py",
     "counters.h": "tests/test_xdp.py",
