@@ -67,7 +67,8 @@ def _load(loads: int = LOADS) -> tuple[list, dict[str, list[int]]]:
     lookup = bcc.BPF(src_file=str(KERNEL / "lookup.c").encode())
     text = ((kdir / "count.c").read_text() + (KERNEL / "flowmix.c").read_text()).encode()
     mixes = {
-        n: bcc.BPF(text=text, cflags=[f"-I{kdir}", "-DBPTRAF_NIFACES=1", f"-DBENCH_FLOWS={n}"]) for n in (1, MIX_FLOWS)
+        n: bcc.BPF(text=text, cflags=[f"-I{kdir}", "-fno-strict-aliasing", "-DBPTRAF_NIFACES=1", f"-DBENCH_FLOWS={n}"])
+        for n in (1, MIX_FLOWS)
     }
     objs = [bare_pass, bare_drop, lookup, *mixes.values()]
     progs: dict[str, list[int]] = {
