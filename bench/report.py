@@ -74,8 +74,9 @@ def test_run_section(t: dict) -> list[str]:
         "`--flows` over the parser alone, with every run hitting one flow; and a wrapper "
         "(`kernel/flowmix.c`) that gives each run a new flow out of 100,000 against the default "
         "16,384-entry table, so almost every update misses, against the same wrapper on one flow. "
-        "The last column is the floor under a hit (`kernel/lookup.c`): one hit in a kernel hash map "
-        "with that table's key size, and two atomic adds, over a bare XDP_PASS.",
+        "The last column is what a hit alone cost the tables' earlier design (`kernel/lookup.c`): one "
+        "hit in a kernel hash map with that table's key size, and two atomic adds, over a bare XDP_PASS; "
+        "the tables are arrays of slots now, whose lookups the kernel inlines.",
         "",
         "| frame | --flows − parser, ns (≤ 20) | | 100,000-flow mix / one flow (≤ 2) | | one hash hit alone, ns |",
         "|---|---|---|---|---|---|",

@@ -1,6 +1,6 @@
 """The kernel's own view of BPF objects, read without bptraf's code: the BPF fds this process holds
 (/proc/self/fdinfo), the ids the kernel still knows (the *_get_next_id calls), XDP state per interface
-(`ip -j -d link`) and the keys of a hash map. Detach and ageing tests check bptraf against these."""
+(`ip -j -d link`). Detach and ageing tests check bptraf against these."""
 
 from __future__ import annotations
 

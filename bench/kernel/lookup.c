@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * The floor under a flow update: one hit in a kernel hash map and two atomic
- * adds, nothing else (no parser, no bounds checks beyond the key's bytes).
+ * What a flow update cost with kernel hash maps as flow tables (bptraf's
+ * earlier design): one hit in a kernel hash map and two atomic adds, nothing
+ * else (no parser, no bounds checks beyond the key's bytes).
  * The key is copied from the frame, 16 bytes as for an IPv4 flow, 40 as for
  * IPv6; the first run inserts it, every later run hits it. Bench-only:
  * bench/testrun.py runs it next to bptraf's --flows program, so the bench
- * shows how much of a flow update the kernel's lookup alone takes.
+ * shows what the slot tables' inlined lookups save.
  */
 struct bench_key16 {
 	__u32 w[4];
