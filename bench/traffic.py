@@ -131,6 +131,20 @@ def window(tb: Testbed, seconds: float, lines: list[str] | None = None) -> Windo
     )
 
 
+def generator_refused(tb: Testbed) -> str | None:
+    """Why the generator cannot run on this kernel (None: it can): a short run to find out."""
+    gen = tb.generator(1000)
+    try:
+        wait_line(gen, "sending")
+        wait_generator(gen)
+    except RuntimeError as exc:
+        if "Operation not permitted" not in str(exc):
+            raise
+        return ("this kernel refuses BPF_PROG_TEST_RUN's live-frames mode (EPERM, as root, on any interface), "
+                "which the generator needs")  # fmt: skip
+    return None
+
+
 def run_case(tb: Testbed, setup: Callable, repeats: int, seconds: float) -> dict:
     """Run one configuration `repeats` times; median, min and max of each rate."""
     windows = []
