@@ -38,7 +38,9 @@ def test_link_reads_speed_mtu_mac_and_addresses_with_their_prefixes(monkeypatch)
         },
     )
     link = SystemInfo().link("veth0")
-    assert link == LinkInfo(10000, 9000, "02:00:00:00:00:0a", ("198.18.0.1/30", "fe80::1/64", "2001:db8::5", "198.18.0.9"))
+    assert link == LinkInfo(
+        10000, 9000, "02:00:00:00:00:0a", ("198.18.0.1/30", "fe80::1/64", "2001:db8::5", "198.18.0.9")
+    )
     assert str(link_text("veth0", link)) == (
         "veth0  10000 Mb/s  MTU 9000  02:00:00:00:00:0a  198.18.0.1/30 fe80::1/64 2001:db8::5 198.18.0.9"
     )
