@@ -75,11 +75,21 @@ async def test_size_histogram_bars_and_shares():
     app = Host(Sizes(("0-64", "65-127", "1519+")))
     async with app.run_test(size=(60, 5)) as pilot:
         await pilot.pause()
-        assert shown(app.widget, 3) == ["frame sizes (packets, last interval)", "   ≤64  ≤127 1519+", "     -     -     -"]
+        assert shown(app.widget, 3) == [
+            "frame sizes (packets, last interval)",
+            "   ≤64  ≤127 1519+",
+            "     -     -     -",
+        ]
         app.widget.counts = (3, 0, 1)
         await pilot.pause()
-        assert shown(app.widget, 3) == ["frame sizes (packets, last interval)", "   ≤64  ≤127 1519+", " █ 75%    0% ▃ 25%"]
-        bars = [s.text for s in app.widget.render_line(2) if s.style and s.style.color and s.style.color.name == "green"]
+        assert shown(app.widget, 3) == [
+            "frame sizes (packets, last interval)",
+            "   ≤64  ≤127 1519+",
+            " █ 75%    0% ▃ 25%",
+        ]
+        bars = [
+            s.text for s in app.widget.render_line(2) if s.style and s.style.color and s.style.color.name == "green"
+        ]
         assert bars == [" █", "  ", " ▃"]
 
 
