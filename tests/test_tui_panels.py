@@ -280,4 +280,6 @@ def test_flow_columns_keep_headers_and_flow_counts():
     got = columns(("src", "flows", "pps"), [("198.18.0.1", "12", "1")], 12)
     assert [(c.label, c.width) for c in got] == [("src", 6), ("flows", 5), ("pps", 7)]  # no narrower than 6
     got = columns(("src", "flows", "pps"), [("198.18.0.1", "12", "12345678")], 30)
-    assert [(c.label, c.width) for c in got] == [("src", 10), ("flows", 5), ("pps", 8)]
+    assert [(c.label, c.width) for c in got] == [("src", 10), ("flows", 5), ("pps", 8)]  # it fits
+    got = columns(("src", "flows", "pps"), [("198.18.0.1", "12", "12345678")], 20)
+    assert [(c.label, c.width) for c in got] == [("src", 6), ("flows", 5), ("pps", 8)]  # 8 digits keep their 8

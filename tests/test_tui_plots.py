@@ -114,3 +114,11 @@ def test_span_and_scale_texts():
     assert [span_text(s) for s in (300.0, 90.0, 60.0, 59.0, 30.0)] == ["5 min", "1.5 min", "1 min", "59 s", "30 s"]
     tops = [nice_ceiling(v) for v in (0, -1, 0.03, 1, 1.5, 2, 2.2, 2.5, 3, 5, 7, 10, 123, 40_001)]
     assert tops == [1.0, 1.0, 0.05, 1, 2, 2, 2.5, 2.5, 5, 5, 10, 10, 200, 50_000]
+
+
+def test_only_complete_intervals_are_drawn():
+    # A period not yet recorded for the last end time (or a value): that interval is left out.
+    s = series([98.0, 99.0, 100.0], [1.0, 1.0], [5.0, 7.0, 3.0], now=100.0)
+    assert columns(s, 10) == [None] * 6 + [5.0, 7.0, None, None]
+    s = series([98.0, 99.0, 100.0], [1.0, 1.0, 1.0], [5.0], now=100.0)
+    assert columns(s, 10) == [None] * 6 + [5.0, None, None, None]
