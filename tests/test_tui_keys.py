@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 
+import pytest
 from fakes import FakeSource, attachment
 from test_replay import logged
 from test_tui import FakeInfo, feed, make_app, script, text, varying, wait_until_stopped
@@ -239,3 +240,54 @@ async def test_flows_title_says_what_is_shown_and_how_sorted():
         assert title.text.plain == "flows 3 active · by flow, sorted by bps (s sort, g group)"
         await pilot.press("s", "s", "g")
         assert title.text.plain == "flows 3 active · by src, sorted by total bytes (s sort, g group)"
+
+
+class Recorded:
+    """Stands in for BptrafApp in run_tui(): what it was given, and how its run ended."""
+
+    made: list = []
+    error = None
+    return_code = 0
+
+    def __init__(self, source, interval, count, **kw) -> None:
+        Recorded.made.append(self)
+        self.source, self.interval, self.count, self.kw = source, interval, count, kw
+        self.ran = False
+
+    def run(self) -> None:
+        self.ran = True
+
+
+def test_run_tui_hands_the_app_its_inputs_and_a_driver_on_the_chosen_terminal(monkeypatch):
+    import time
+
+    from bptraf.errors import BptrafError
+    from bptraf.sampler import Sampler
+    from bptraf.tui import app as app_module
+    from bptraf.tui.driver import TerminalDriver
+    from bptraf.tui.start import run_tui
+
+    monkeypatch.setattr(app_module, "BptrafApp", Recorded)
+    Recorded.made = []
+    src = FakeSource((attachment("eth0"),), script(3))
+    run_tui(src, 0.5, 3, True, fd=7, stop_signals=(signal.SIGTERM,), top=4)
+    app = Recorded.made[-1]
+    assert (app.source, app.interval, app.count, app.ran) == (src, 0.5, 3, True)
+    kw = app.kw
+    assert (kw["resolve"], kw["stop_signals"], kw["replay"], kw["top"]) == (True, (signal.SIGTERM,), None, 4)
+    assert issubclass(kw["driver_class"], TerminalDriver) and kw["driver_class"].fd == 7
+    assert isinstance(kw["sampler"], Sampler) and kw["sampler"].source is src and kw["sampler"]._wall is time.time
+
+    replay = ReplaySource(load(logged(2).splitlines(), "log"))
+    run_tui(replay, 1.0, None, replay=replay)
+    kw = Recorded.made[-1].kw
+    assert kw["replay"] is replay and kw["sampler"]._wall == replay.wall and kw["driver_class"].fd == 1
+    assert (kw["resolve"], kw["stop_signals"], kw["top"]) == (False, (), None)
+
+    monkeypatch.setattr(Recorded, "error", BptrafError("eth0 disappeared"))
+    with pytest.raises(BptrafError, match="^eth0 disappeared$"):
+        run_tui(src, 1.0, None)
+    monkeypatch.setattr(Recorded, "error", None)
+    monkeypatch.setattr(Recorded, "return_code", 1)
+    with pytest.raises(BptrafError, match=r"^the TUI failed \(the error is above\)$"):
+        run_tui(src, 1.0, None)
