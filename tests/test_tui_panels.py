@@ -66,6 +66,8 @@ def test_nic_rates_per_second_over_the_measured_period():
     assert nic_rates(prev, cur) == NicRates(
         rx_pps=20.0, rx_bps=3200.0, tx_pps=6.0, tx_bps=320.0, rx_errors=1, rx_drops=2, tx_errors=3, tx_drops=4
     )
+    # Two reads at the same instant: no period, so no rate (not a rate per nanosecond)
+    assert nic_rates(cur, NicCounters(1_500_000_000, 40, 900, 8, 90)) == NicRates(0.0, 0.0, 0.0, 0.0, 0, 0, 0, 0)
 
 
 def rates(period, packets, byts, tx=None):
