@@ -70,3 +70,91 @@ async def test_samples_faster_than_a_frame_are_drawn_once_with_the_latest():
         now[0] = 84.3
         feed(app, sampler, 1)  # 0.1 s after that frame: a new redraw may be due again
         assert [d for d, _ in timers][1:] == [pytest.approx(0.15)]
+
+
+async def test_names_from_the_start_when_asked():
+    from test_tui import flow_rows, varying
+
+    from bptraf.names import Resolver
+    from bptraf.source import Feature
+
+    app, sampler = make_app()
+    app.source.flow_script = [varying(k) for k in range(1, 10)]
+    app.source.set_features(Feature.FLOWS)
+    names = {"198.18.0.2": "sender.test"}
+    app = BptrafApp(app.source, 1.0, info=FakeInfo(), mono=lambda: 83.0, autostart=False, min_frame_s=0,
+                    resolve=True, resolver_factory=lambda: Resolver(names.get))  # fmt: skip
+    async with app.run_test(size=(120, 60)) as pilot:
+        assert app.resolver is not None
+        sources = []
+        for _ in range(100):  # lookups run off the UI loop: the name comes with a later frame
+            feed(app, sampler, 1)
+            await pilot.pause(0.02)
+            sources = sorted(r[1] for r in flow_rows(app))
+            if "sender.test:4000" in sources:
+                break
+        assert sources == ["198.18.0.3:33000", "198.18.0.4:5000", "sender.test:4000"]
+
+
+async def test_the_interface_shown_is_the_one_drawn():
+    app, sampler = make_app(ifaces=("eth0", "eth1"))
+    async with app.run_test() as pilot:
+        await pilot.press("2")
+        feed(app, sampler, 1)
+        await pilot.pause()
+        assert cell(app, "all", "packets", panel=1) == "16.10 K"
+        await pilot.press("1")
+        assert cell(app, "all", "packets", panel=0) == "16.10 K"  # drawn on showing
+
+
+async def test_the_uptime_ticks_by_itself():
+    now = [100.0]
+    app, _ = make_app()
+    app._mono = lambda: now[0]
+    app.started = 100.0
+    async with app.run_test(size=(120, 10)) as pilot:
+        assert "up 00:00:00" in text(app, "Header")
+        now[0] = 105.0  # no sample comes: the once-a-second timer moves it on
+        for _ in range(150):
+            if "up 00:00:05" in text(app, "Header"):
+                break
+            await pilot.pause(0.02)
+        assert "up 00:00:05" in text(app, "Header")
+
+
+async def test_plots_follow_bits_and_bytes():
+    from bptraf.tui.widgets.history import Plot
+
+    app, sampler = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, sampler, 3)
+        await pilot.pause()
+        plot = app.query_one("#panel0 .all-bps", Plot)
+        bits = list(plot.series.values)
+        assert plot.series.unit == "bps" and plot.text().startswith("all bps  278.3 Mbps")
+        await pilot.press("b")
+        assert plot.series.unit == "B/s" and list(plot.series.values) == [v / 8 for v in bits]
+        assert plot.text().startswith("all B/s  34.79 MB/s")
+        assert app.query_one("#panel0 .sel-bps", Plot).series.unit == "B/s"
+
+
+async def test_waiting_flows_take_one_line_and_leave_the_rest_to_the_counters():
+    from test_tui import varying
+
+    from bptraf.source import Feature
+    from bptraf.tui.widgets.counters import CountersTable
+
+    app, sampler = make_app()
+    app.source.flow_script = []
+    app.source.set_features(Feature.FLOWS)
+    async with app.run_test(size=(120, 26)) as pilot:  # room binds: the table gets what is left
+        app._redraw()
+        await pilot.pause()
+        flows = app.query_one("#panel0 .flows")
+        assert flows.has_class("-note") and flows.size.height == 1
+        waiting = app.query_one("#panel0 CountersTable", CountersTable).styles.max_height.value
+        app.source.flow_script = [varying(k) for k in range(1, 10)]
+        feed(app, sampler, 2)
+        await pilot.pause()
+        assert not flows.has_class("-note") and flows.size.height >= 4
+        assert app.query_one("#panel0 CountersTable", CountersTable).styles.max_height.value == waiting - 6 == 7
