@@ -158,3 +158,18 @@ async def test_waiting_flows_take_one_line_and_leave_the_rest_to_the_counters():
         await pilot.pause()
         assert not flows.has_class("-note") and flows.size.height >= 4
         assert app.query_one("#panel0 CountersTable", CountersTable).styles.max_height.value == waiting - 6 == 7
+
+
+async def test_a_timer_firing_after_shutdown_draws_nothing():
+    from bptraf.tui.widgets.header import Header
+
+    app, sampler = make_app()
+    async with app.run_test() as pilot:
+        feed(app, sampler, 1)
+        await pilot.pause()
+        header = app.query_one(Header)
+        before = header.state
+    app._mono = lambda: 999.0  # a tick or a pending frame that fires once the widgets are gone
+    app._tick()
+    app._redraw()
+    assert header.state == before and before.up_s == 0
