@@ -150,3 +150,66 @@ async def test_row_table_cursor_follows_its_key_and_stays_in_range():
         t.set_rows([])
         await pilot.pause()
         assert t.selected() is None and shown(t, 2) == [" name       n", ""]
+
+
+async def test_row_table_without_columns_draws_a_blank_header():
+    app = Host(RowTable())
+    async with app.run_test(size=(30, 6)) as pilot:
+        await pilot.pause()
+        assert app.widget.columns == () and shown(app.widget, 2) == ["", ""]
+
+
+async def test_rows_that_shrink_show_from_the_first_when_all_fit():
+    app = Host(table())
+    async with app.run_test(size=(30, 6)) as pilot:
+        t = app.widget
+        t.styles.height = 4
+        t.set_rows([(f"k{i}", (f"r{i}", str(i))) for i in range(10)])
+        t.focus()
+        await pilot.press("end")
+        assert (t.cursor, t.top) == (9, 7)
+        t.set_rows([(f"k{i}", (f"r{i}", str(i))) for i in (7, 8, 9)])  # the cursor's row is the last of three
+        await pilot.pause()
+        assert (t.cursor, t.top, t.selected()) == (2, 0, "k9")
+        assert shown(t, 4) == [" name       n", " r7         7", " r8         8", " r9         9"]
+
+
+async def test_new_keys_with_the_same_texts_are_taken():
+    app = Host(table())
+    async with app.run_test(size=(30, 6)) as pilot:
+        t = app.widget
+        t.set_rows([("a", ("x", "1")), ("b", ("y", "2"))])
+        await pilot.pause()
+        t.set_rows([("c", ("x", "1")), ("d", ("y", "2"))])
+        assert t.keys == ["c", "d"] and t.selected() == "c"
+
+
+async def test_a_changed_row_repaints_its_own_line_only():
+    """Rows changing in place repaint the lines whose text changed, one line each, and nothing else:
+    a missed line would leave stale figures on the terminal, an extra one costs CPU."""
+    from textual.geometry import Region
+
+    app = Host(table())
+    async with app.run_test(size=(30, 8)) as pilot:
+        t = app.widget
+        t.styles.height = 4  # the header and three of the five rows
+        rows = [(f"k{i}", (f"r{i}", str(i))) for i in range(5)]
+        t.set_rows(rows)
+        await pilot.pause()
+        painted = []
+        real = t.refresh
+
+        def spy(*regions, **kw):
+            painted.append(regions)
+            return real(*regions, **kw)
+
+        t.refresh = spy
+        t.set_rows(rows)  # nothing changed
+        assert painted == []
+        changed = list(rows)
+        changed[2] = ("k2", ("r2", "99"))
+        changed[4] = ("k4", ("r4", "77"))  # below the view: not on the screen
+        t.set_rows(changed)
+        assert painted == [(Region(0, 3, 30, 1),)]
+        await pilot.pause()
+        assert shown(t, 4)[3] == " r2        99"
