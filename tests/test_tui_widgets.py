@@ -213,3 +213,26 @@ async def test_a_changed_row_repaints_its_own_line_only():
         assert painted == [(Region(0, 3, 30, 1),)]
         await pilot.pause()
         assert shown(t, 4)[3] == " r2        99"
+
+
+async def test_a_panel_repaints_only_its_changed_lines():
+    from textual.geometry import Region
+
+    app = Host(Sizes(("0-64", "65-127", "1519+")))
+    async with app.run_test(size=(60, 5)) as pilot:
+        s = app.widget
+        s.counts = (3, 0, 1)
+        await pilot.pause()
+        painted = []
+        real = s.refresh
+
+        def spy(*regions, **kw):
+            painted.append(regions)
+            return real(*regions, **kw)
+
+        s.refresh = spy
+        s.counts = (3, 0, 1)  # the same: nothing to paint
+        s.counts = (1, 0, 3)  # the bars' line alone changes
+        assert painted == [(Region(0, 2, 44, 1),)]
+        await pilot.pause()
+        assert shown(s, 3)[2] == " ▃ 25%    0% █ 75%"
