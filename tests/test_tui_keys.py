@@ -175,15 +175,16 @@ async def test_the_uptime_moves_on_between_samples_once_a_second_has_passed():
     app._mono = lambda: now[0]
     app.started = 100.0
     async with app.run_test(size=(120, 10)) as pilot:
-        feed(app, sampler, 1)  # a redraw at 100.0
+        now[0] = 100.5
+        feed(app, sampler, 1)  # a frame at 100.5 (up 0 s)
         await pilot.pause()
         assert "up 00:00:00" in text(app, "Header")
-        now[0] = 100.999
-        app._tick()
+        now[0] = 101.2
+        app._tick()  # 0.7 s after the frame: no redraw, though a redraw would say 1 s
         await pilot.pause()
-        assert "up 00:00:00" in text(app, "Header")  # within a second of the last frame: no redraw
-        now[0] = 101.0
-        app._tick()
+        assert "up 00:00:00" in text(app, "Header")
+        now[0] = 101.5
+        app._tick()  # a whole second after the frame
         await pilot.pause()
         assert "up 00:00:01" in text(app, "Header")
         now[0] = 3723.0 + 100.0
