@@ -122,6 +122,8 @@ def test_only_complete_intervals_are_drawn():
     assert columns(s, 10) == [None] * 6 + [5.0, 7.0, None, None]
     s = series([98.0, 99.0, 100.0], [1.0, 1.0, 1.0], [5.0], now=100.0)
     assert columns(s, 10) == [None] * 6 + [5.0, None, None, None]
+    s = series([98.0, 99.0, 100.0], [1.0, 1.0, 1.0], [], now=100.0)
+    assert drawn(s, 21, 3)[:2] == ["all pps  0 pps  · last 10 s", "     1 pps┤          "]  # no value: nothing to say
 
 
 def test_a_plot_too_narrow_for_its_columns_keeps_one():
@@ -129,5 +131,3 @@ def test_a_plot_too_narrow_for_its_columns_keeps_one():
     # One column of 10 s: the slot that holds `now`, still filling, so empty on a scale of nothing.
     assert drawn(s, 11, 3) == ["all pps  300 pps  · last 10 s", "     1 pps┤ ", "         └──"]
     assert drawn(s, 12, 3)[1] == "     1 pps┤ "  # the same with one column to spare for the width
-    s = series([98.0, 99.0, 100.0], [1.0, 1.0, 1.0], [], now=100.0)
-    assert drawn(s, 21, 3)[:2] == ["all pps  0 pps  · last 10 s", "     1 pps┤          "]  # nothing measured
