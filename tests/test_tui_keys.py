@@ -4,7 +4,6 @@ the help screen's text; and the app's own paths: the uptime tick, stop signals, 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 
@@ -194,6 +193,7 @@ async def test_the_uptime_moves_on_between_samples_once_a_second_has_passed():
 
 
 async def test_a_stop_signal_ends_the_app_like_q():
+    handler = signal.getsignal(signal.SIGUSR2)
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})  # as cli.py leaves it
     try:
         app, _ = make_app()
@@ -205,8 +205,7 @@ async def test_a_stop_signal_ends_the_app_like_q():
             assert not app.is_running
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-        signal.signal(signal.SIGUSR2, signal.SIG_DFL)
-        await asyncio.sleep(0)
+        signal.signal(signal.SIGUSR2, handler)
 
 
 async def test_help_screen_text():
