@@ -1,12 +1,15 @@
 """mutmut, one module at a time, each against only the tests that cover it; prints the kill rate.
 
     .venv/bin/python tests/mutants/run.py [MODULE ...] [--list] [-v] [--jobs N] [--score-only]
+    .venv/bin/python tests/mutants/run.py tui --sample 400 [--seed 14] [--survivors] --jobs 2
 
 MODULE is a key of MODULES (default: all). Each module runs in its own copy of the checkout,
 /tmp/bptraf-mutmut/<module>/, with a pyproject.toml whose [tool.mutmut] names just that module's files
 and tests, so a mutant runs the tests that can see it and no others (mutmut narrows that further to
 the tests that call the mutated function). The copy stays for `--score-only` and `-v` (survivors with
 their diffs); a later run on the same module only reruns what changed. mutmut runs under `nice -n 10`.
+`--sample N` runs and scores N mutants drawn uniformly at random with a fixed seed (the TUI's 2,736
+take hours); with `--survivors`, only the sample's survivors run again.
 """
 
 from __future__ import annotations
