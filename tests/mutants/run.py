@@ -151,15 +151,24 @@ def results(work: Path) -> dict[str, int | None]:
 
 def ledger(module: str) -> dict[str, int | None]:
     """Every result so far, kept beside mutmut's own: mutmut forgets all its verdicts when the list of
-    test files changes (a new test file), but a mutant a test killed stays killed when tests are added."""
+    test files changes (a new test file), but a mutant a test killed stays killed when tests are added.
+    A verdict is kept with its function's hash (where mutmut records one) and dropped once that hash changes."""
     path = WORK / f"{module}.ledger.json"
-    kept: dict[str, int | None] = json.loads(path.read_text()) if path.exists() else {}
+    stats = WORK / module / "mutants" / "mutmut-stats.json"
+    hashes = json.loads(stats.read_text()).get("function_hashes", {}) if stats.exists() else {}
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    kept = {n: v if isinstance(v, list) else [v, None] for n, v in kept.items()}  # plain codes: no hash yet
+    out: dict[str, list] = {}
     for name, code in results(WORK / module).items():
-        if code is not None or name not in kept:
-            kept[name] = code
+        now = hashes.get(name.partition("__mutmut_")[0])
+        old = kept.get(name)
+        if code is not None or old is None or (old[1] and now and old[1] != now):
+            out[name] = [code, now]
+        else:
+            out[name] = old
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(kept, indent=0, sort_keys=True))
-    return kept
+    path.write_text(json.dumps(out, indent=0, sort_keys=True))
+    return {name: code for name, (code, _) in out.items()}
 
 
 def sample(module: str, n: int, seed: int) -> list[str]:
