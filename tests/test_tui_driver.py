@@ -110,3 +110,34 @@ async def test_closing_the_driver_stops_its_writer():
             signal.signal(sig, handler)
         os.close(master)
         os.close(slave)
+
+
+async def test_closing_never_waits_for_ever_on_a_stuck_writer():
+    import queue
+
+    release = threading.Event()
+
+    class Stuck(threading.Thread):
+        """A writer that takes the stop mark but never ends (blocked in a write)."""
+
+        def __init__(self):
+            super().__init__(daemon=True)
+            self._queue = queue.Queue()
+
+        def run(self):
+            release.wait(30)
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTSTP, signal.SIGCONT)}
+    writer = Stuck()
+    writer.start()
+    try:
+        drv = TerminalDriver(app=None)
+        drv._writer_thread = writer
+        done = threading.Event()
+        threading.Thread(target=lambda: (drv.close(), done.set()), daemon=True).start()
+        assert done.wait(10), "close() waited on a writer that never ends"
+        assert writer.is_alive() and writer._queue.get_nowait() is None  # the stop mark was put
+    finally:
+        release.set()
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
