@@ -285,3 +285,6 @@ def test_flow_columns_keep_headers_and_flow_counts():
     assert [(c.label, c.width) for c in got] == [("src", 10), ("flows", 5), ("pps", 8)]  # it fits
     got = columns(("src", "flows", "pps"), [("198.18.0.1", "12", "12345678")], 20)
     assert [(c.label, c.width) for c in got] == [("src", 6), ("flows", 5), ("pps", 8)]  # 8 digits keep their 8
+    # A number column gives up its spare column only if its header fits in 7 too.
+    got = columns(("source", "1234567", "12345678"), [("x" * 40, "1", "1")], 40)
+    assert [(c.label, c.width) for c in got] == [("source", 20), ("1234567", 7), ("12345678", 8)]
