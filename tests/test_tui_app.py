@@ -173,3 +173,27 @@ async def test_a_timer_firing_after_shutdown_draws_nothing():
     app._tick()
     app._redraw()
     assert header.state == before and before.up_s == 0
+
+
+async def test_a_replay_has_no_per_cpu_bars_so_its_table_gets_their_lines():
+    from bptraf.tui.widgets.counters import CountersTable
+
+    def table_lines(app):
+        return app.query_one("#panel0 CountersTable", CountersTable).styles.max_height.value
+
+    app, sampler = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:  # narrow: the bars sit under the table
+        feed(app, sampler, 2)
+        await pilot.pause()
+        live = table_lines(app)
+    src = ReplaySource(load(logged(3).splitlines(), "log"))
+    app = BptrafApp(src, 1.0, info=FakeInfo(), replay=src)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(200):
+            if app.samples == 3:
+                break
+            await pilot.pause(0.02)
+        assert app.samples == 3
+        # 22 lines for the panel: the header line, 10 for the plots, the kernel view's 2, and for a live
+        # interface the per-CPU bars' 3 (a title and two CPUs); the table has the rest.
+        assert (live, table_lines(app)) == (6, 9)

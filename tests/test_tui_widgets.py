@@ -236,3 +236,13 @@ async def test_a_panel_repaints_only_its_changed_lines():
         assert painted == [(Region(0, 2, 44, 1),)]
         await pilot.pause()
         assert shown(s, 3)[2] == " ▃ 25%    0% █ 75%"
+
+
+async def test_per_cpu_lines_too_wide_end_in_an_ellipsis():
+    class Narrow(Host):
+        CSS = "PerCpu { width: 12; }"
+
+    app = Narrow(PerCpu(2))
+    async with app.run_test(size=(40, 6)) as pilot:
+        await pilot.pause()
+        assert shown(app.widget, 3) == ["per CPU (XD…", "cpu0 ░░░   …", "cpu1 ░░░   …"]
