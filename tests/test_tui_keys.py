@@ -128,6 +128,14 @@ async def test_a_failing_read_ends_the_app_with_one_line():
     assert str(app.error) == "reading the counters failed: map gone" and app.samples == 0
 
 
+async def test_a_normal_end_leaves_no_error():
+    app, _ = make_app()
+    async with app.run_test() as pilot:
+        await pilot.press("q")
+        await wait_until_stopped(app, pilot)
+    assert app.error is None and not app.is_running
+
+
 async def test_names_key_says_on_and_off_and_closes_the_resolver():
     closed = []
 
@@ -138,9 +146,10 @@ async def test_names_key_says_on_and_off_and_closes_the_resolver():
         def close(self):
             closed.append(True)
 
-    app, _ = make_app()
-    app._resolver_factory = Resolver
+    atts = (attachment("eth0"),)
+    app = BptrafApp(FakeSource(atts, script(5)), 1.0, info=FakeInfo(), autostart=False, resolver_factory=Resolver)
     async with app.run_test() as pilot:
+        assert app.resolver is None  # off until asked
         await pilot.press("n")
         assert isinstance(app.resolver, Resolver)
         await pilot.press("n")
@@ -154,6 +163,8 @@ async def test_replay_keeps_the_logs_intervals_and_features():
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.press("p", "plus", "f", "less_than_sign")
         assert app.interval == 1.0 and app.speed == 0.5
+        assert app.feed._held()  # the paused replay holds its feed; only `.` lets one interval through
+        assert text(app, "Header").startswith("bptraf │ eth0 replay pass │ every 1s │ replay 0.5x · ")
         assert said(app) == [
             ("replay: the log's intervals are kept; < and > change the speed", "information"),
             ("replay: flows are shown when the log has them", "warning"),
@@ -163,6 +174,7 @@ async def test_replay_keeps_the_logs_intervals_and_features():
         await pilot.press(*["greater_than_sign"] * 9)
         assert app.speed == 64.0  # the fastest
         await pilot.press("p")
+        assert not app.feed._held() or src.exhausted
         await until(pilot, lambda: src.exhausted and app.samples == 6)
         await until(pilot, lambda: text(app, "Header").endswith("· end"))
         assert "replay 64x · " in text(app, "Header")
