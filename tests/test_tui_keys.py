@@ -47,8 +47,11 @@ async def test_the_interval_ladder_stops_at_both_ends():
 
 
 async def test_digits_and_i_pick_interfaces_and_focus_their_table():
+    from textual.widgets import Tab
+
     app, _ = make_app(ifaces=("eth0", "eth1"))
     async with app.run_test() as pilot:
+        assert [str(t.label) for t in app.query(Tab)] == ["1 eth0", "2 eth1"]  # the digit that picks it
         await pilot.press("2")
         assert app.query_one("TabbedContent").active == "if1"
         assert app.focused is app.query_one("#panel1 CountersTable", CountersTable)
