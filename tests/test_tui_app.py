@@ -197,3 +197,34 @@ async def test_a_replay_has_no_per_cpu_bars_so_its_table_gets_their_lines():
         # 22 lines for the panel: the header line, 10 for the plots, the kernel view's 2, and for a live
         # interface the per-CPU bars' 3 (a title and two CPUs); the table has the rest.
         assert (live, table_lines(app)) == (6, 9)
+
+
+async def test_hiding_idle_rows_keeps_all_even_before_any_packet():
+    from bptraf.tui.widgets.counters import CountersTable
+
+    app, sampler = make_app()
+    app.source.script = [((i + 1) * 1_000_000_000, [{}]) for i in range(3)]  # nothing arrives
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, sampler, 1)
+        await pilot.press("h")
+        assert [r[0] for r in app.query_one(CountersTable).rows] == ["all"]
+
+
+async def test_the_flows_table_fits_the_width_it_has():
+    from bptraf.flows import Flow
+    from bptraf.source import Feature
+    from bptraf.tui.widgets.rows import RowTable, line
+
+    app, sampler = make_app()
+    far = "2001:db8:1234:5678:9abc:def0:1234:5678"
+    app.source.flow_script = [
+        [Flow(0, 17, far, 40015, "198.18.5.1", 5015, 10 * k, 9000 * k, 1, 2)] for k in range(1, 5)
+    ]
+    app.source.set_features(Feature.FLOWS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        feed(app, sampler, 2)
+        await pilot.pause()
+        table = app.query_one("#panel0 .flows RowTable", RowTable)
+        row = line(table.rows[0], table.columns)
+        assert len(row) <= table.size.width and row.rstrip().endswith("198.18.5.1:5015       10  72.00 K  18.00 K")
+        assert "…" in row and ":40015" in row  # the long address cut in the middle, its port kept
