@@ -43,6 +43,7 @@ async def test_kernel_panel_of_a_replay_says_the_log_has_no_kernel_counts():
             await pilot.pause(0.02)
         assert app.samples == 3 and app.interval == 1.0  # the log's own interval
         assert text(app, "#panel0 Kernel") == "kernel RX/TX: not in a replayed log"
+        assert text(app, "#panel0 .link") == "eth0  from a --json log: no link facts, kernel or per-CPU counts"
 
 
 async def test_samples_faster_than_a_frame_are_drawn_once_with_the_latest():
@@ -228,3 +229,18 @@ async def test_the_flows_table_fits_the_width_it_has():
         row = line(table.rows[0], table.columns)
         assert len(row) <= table.size.width and row.rstrip().endswith("198.18.5.1:5015       10  72.00 K  18.00 K")
         assert "…" in row and ":40015" in row  # the long address cut in the middle, its port kept
+
+
+async def test_the_picked_row_stays_picked_as_samples_come():
+    from bptraf.tui.widgets.counters import CountersTable
+
+    app, sampler = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        feed(app, sampler, 1)
+        await pilot.pause()
+        table = app.query_one(CountersTable)
+        assert table.selected() == "ipv4"  # the first L3 class at first
+        await pilot.press("down", "down")
+        feed(app, sampler, 2)
+        await pilot.pause()
+        assert table.selected() == "arp"

@@ -56,3 +56,8 @@ async def test_before_any_state_the_header_is_the_name_and_too_narrow_it_ends_in
         await pilot.pause()
         line = app.query_one(Header).render()
     assert line.plain == COMPACT[:37] + "…" and line.cell_len == 38  # 40 less the padding
+
+    app = One(STATE)
+    async with app.run_test(size=(3, 3)) as pilot:  # one column inside the padding
+        await pilot.pause()
+        assert app.query_one(Header).render().plain == "…"
