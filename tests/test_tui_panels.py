@@ -131,6 +131,7 @@ def test_board_nic_rates_from_the_second_read():
 def test_cells_cut_in_the_middle_and_align():
     assert cell("198.18.0.2:40015", Column("source", 10, right=False)) == "198.18…015"  # the port's end stays
     assert cell("sender.example.test:4000", Column("source", 18, right=False)) == "sender.exam…t:4000"
+    assert cell("a" * 30 + "b:40015", Column("source", 24, right=False)) == "a" * 17 + "…:40015"  # six at most
     assert cell("1234567", Column("pps", 5)) == "1234…"  # a number keeps its head
     assert cell("abcdefghij", Column("x", 2, right=False)) == "a…"
     assert cell("ab", Column("x", 5)) == "   ab" and cell("ab", Column("x", 5, right=False)) == "ab   "

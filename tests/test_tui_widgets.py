@@ -246,3 +246,18 @@ async def test_per_cpu_lines_too_wide_end_in_an_ellipsis():
     async with app.run_test(size=(40, 6)) as pilot:
         await pilot.pause()
         assert shown(app.widget, 3) == ["per CPU (XD…", "cpu0 ░░░   …", "cpu1 ░░░   …"]
+
+
+async def test_a_table_as_tall_as_its_rows_grows_and_shrinks_with_them():
+    app = Host(table())
+    async with app.run_test(size=(30, 12)) as pilot:
+        t = app.widget
+        t.set_rows([(f"k{i}", (f"r{i}", str(i))) for i in range(2)])
+        await pilot.pause()
+        assert t.size.height == 3  # the header and two rows
+        t.set_rows([(f"k{i}", (f"r{i}", str(i))) for i in range(5)])
+        await pilot.pause()
+        assert t.size.height == 6
+        t.set_rows([("k0", ("r0", "0"))])
+        await pilot.pause()
+        assert t.size.height == 2
