@@ -577,5 +577,5 @@ async def test_a_full_flow_table_is_said_once_and_its_evictions_shown():
             app.ingest(replace(sampler.sample(), flows_evicted=evicted, flows_full=True))
         await pilot.pause()
         assert title.text.plain.endswith("table full: 12 evicted")
-        said = [n.message for n in app._notifications]
-        assert said == ["the flow table is full and evicting: per-flow totals undercount"]
+        said = [(n.message, n.severity) for n in app._notifications]
+        assert said == [("the flow table is full and evicting: per-flow totals undercount", "warning")]

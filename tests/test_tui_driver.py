@@ -72,3 +72,72 @@ async def test_sigcont_resumes_only_after_a_suspend(monkeypatch):
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
+
+
+def test_a_stalled_terminal_gets_its_whole_grace_once_closing(monkeypatch):
+    """Five rounds of 0.1 s with no room, then given up: counted through select(), not timed."""
+    import bptraf.tui.driver as driver
+
+    master, slave = pty.openpty()
+    rounds = []
+
+    def stalled(r, w, x, timeout):
+        rounds.append(timeout)
+        return [], [], []
+
+    monkeypatch.setattr(driver.select, "select", stalled)
+    term = TerminalFile(slave)
+    term.closing.set()
+    term.write("frame")
+    term.flush()
+    assert term.dead and rounds == [0.1] * round(CLOSE_GRACE_S / 0.1)
+    os.close(master)
+    os.close(slave)
+
+
+async def test_closing_the_driver_stops_its_writer():
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTSTP, signal.SIGCONT)}
+    master, slave = pty.openpty()
+    try:
+        drv = TerminalDriver(app=None)
+        writer = WriterThread(TerminalFile(slave))
+        writer.start()
+        drv._writer_thread = writer
+        drv.close()
+        assert drv.terminal.closing.is_set() and not writer.is_alive()
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        os.close(master)
+        os.close(slave)
+
+
+async def test_closing_never_waits_for_ever_on_a_stuck_writer():
+    import queue
+
+    release = threading.Event()
+
+    class Stuck(threading.Thread):
+        """A writer that takes the stop mark but never ends (blocked in a write)."""
+
+        def __init__(self):
+            super().__init__(daemon=True)
+            self._queue = queue.Queue()
+
+        def run(self):
+            release.wait(30)
+
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTSTP, signal.SIGCONT)}
+    writer = Stuck()
+    writer.start()
+    try:
+        drv = TerminalDriver(app=None)
+        drv._writer_thread = writer
+        done = threading.Event()
+        threading.Thread(target=lambda: (drv.close(), done.set()), daemon=True).start()
+        assert done.wait(10), "close() waited on a writer that never ends"
+        assert writer.is_alive() and writer._queue.get_nowait() is None  # the stop mark was put
+    finally:
+        release.set()
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)

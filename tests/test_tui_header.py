@@ -44,3 +44,20 @@ async def test_a_narrow_trust_line_drops_the_spaces_and_keeps_each_style_on_its_
     assert line.plain == COMPACT
     spans = [(line.plain[s.start : s.end], str(s.style)) for s in line.spans if str(s.style)]
     assert spans == [(" DROP ", "reverse red"), (" DROP ", "reverse red"), (" PAUSED ", "reverse yellow")]
+
+
+async def test_before_any_state_the_header_is_the_name_and_too_narrow_it_ends_in_an_ellipsis():
+    app = One(None)
+    async with app.run_test(size=(40, 3)) as pilot:
+        await pilot.pause()
+        assert app.query_one(Header).render().plain == "bptraf"
+    app = One(STATE)
+    async with app.run_test(size=(40, 3)) as pilot:
+        await pilot.pause()
+        line = app.query_one(Header).render()
+    assert line.plain == COMPACT[:37] + "…" and line.cell_len == 38  # 40 less the padding
+
+    app = One(STATE)
+    async with app.run_test(size=(3, 3)) as pilot:  # one column inside the padding
+        await pilot.pause()
+        assert app.query_one(Header).render().plain == "…"
