@@ -133,6 +133,3 @@ class Board:
 
     def avg_pps(self, i: int) -> float:
         return self.packets[i] / self.elapsed_s if self.elapsed_s else 0.0
-
-    def avg_bps(self, i: int) -> float:
-        return self.bytes[i] * 8 / self.elapsed_s if self.elapsed_s else 0.0
