@@ -143,17 +143,20 @@ def verified_insns() -> dict:
     from bptraf import libbpf, loader
 
     out = {}
+    names = {"pass": "bptraf", "drop": "bptraf -d", "egress": "bptraf TX (tc egress)"}
     for action in ("pass", "drop", "egress"):
-        progs, maps = loader.load(action, 8, loader.FLOWS_MAX_DEFAULT)[action]
+        # Egress is built after the receive side, as bptraf runs it: its flows variants use count.c's tables.
+        also = ("egress",) if action == "egress" else ()
+        loaded = loader.load("pass" if also else action, 8, loader.FLOWS_MAX_DEFAULT, also=also)
+        progs, _maps = loaded[action]
         try:
             for features, fds in progs.items():
-                label = (
-                    f"{'bptraf -d' if action == 'drop' else 'bptraf'} {' '.join(f'--{n}' for n in features.names())}"
-                )
+                label = f"{names[action]} {' '.join(f'--{n}' for n in features.names())}"
                 out[label.strip()] = max(libbpf.prog_verified_insns(fd) for fd in fds)
         finally:
-            for fd in [fd for fds in progs.values() for fd in fds] + list(maps.values()):
-                os.close(fd)
+            for p, m in loaded.values():
+                for fd in [fd for fds in p.values() for fd in fds] + list(m.values()):
+                    os.close(fd)
     return out
 
 
