@@ -98,7 +98,6 @@ def measure(sizes: tuple[int, ...] = (1024, 16384, 65536), rounds: int = 7) -> d
                 res[case + "entries_read"] = len(table)
                 res[case + "read_ms"] = {k: v * 1e3 for k, v in _spread(read).items()}
                 res[case + "records_ms"] = {k: v * 1e3 for k, v in _spread(records).items()}
-                tables.close()
             res["copy_ms"] = {k: v * 1e3 for k, v in _spread(_bare_copies(maps, n, rounds)).items()}
             table4.close()
             out[str(n)] = res

@@ -203,9 +203,7 @@ class BpfSource:
             self._egress = None
         while self._hooks:
             xdp.detach(self._hooks.pop())
-        if self._flow_tables is not None:  # its mappings keep the tables alive
-            self._flow_tables.close()
-            self._flow_tables = None
+        self._flow_tables = None
         if self._programs is not None:
             self._programs.close()
             self._programs = None

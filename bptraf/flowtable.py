@@ -18,10 +18,12 @@ frees it, so a flow is one row and its counts stay exact.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import itertools
 import mmap
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -90,7 +92,7 @@ def key_hash(raw: np.ndarray) -> np.ndarray:
 
 
 class _Table:
-    """One kernel flow table, mapped into this process, and what the last read saw: the used slots, in
+    """One kernel flow table, mapped into this process while it is read, and what the last read saw: the used slots, in
     order, and their counts, when each flow was first seen and last changed; which slots still hold
     the flow the last read saw (a slot keeps its flow until this reader frees it: the kernel only
     claims empty slots), and counts folded into a slot from a second slot of the same flow."""
@@ -100,9 +102,8 @@ class _Table:
         self.slots = slots
         self.kw = key.itemsize // 8  # key words; the counts are the 4 words after them
         self.tag = np.uint64(tag)  # keeps the two tables' hashes apart in FLOW rows
-        size = self.slot_dtype.itemsize * slots
-        self._mem = mmap.mmap(fd, size)
-        self.live = np.frombuffer(self._mem, np.uint64).reshape(slots, self.kw + 4)
+        self._fd, self._size = fd, self.slot_dtype.itemsize * slots
+        self.live = np.zeros((0, self.kw + 4), np.uint64)  # the mapping, while mapped()
         self.reset()
 
     def reset(self) -> None:
@@ -140,9 +141,18 @@ class _Table:
             for s in slots.tolist() if self.carried else ():
                 self.carried.pop(s, None)
 
-    def close(self) -> None:
-        del self.live  # the mapping closes only once no array uses it
-        self._mem.close()
+    @contextlib.contextmanager
+    def mapped(self) -> Iterator[None]:
+        """The table mapped (`live`) for one read or clear, and only meanwhile: a mapping counts the
+        table's kernel memory in this process's RSS (3.8 MiB at the default --flows-max, 250 MiB at
+        the largest), and keeps the table alive. Mapping it costs a fraction of a read."""
+        mem = mmap.mmap(self._fd, self._size)
+        try:
+            self.live = np.frombuffer(mem, np.uint64).reshape(self.slots, self.kw + 4)
+            yield
+        finally:
+            self.live = np.zeros((0, self.kw + 4), np.uint64)
+            mem.close()  # fails loudly if a view of it outlived the read
 
 
 def duplicates(words: np.ndarray, used: np.ndarray, new: np.ndarray, kw: int) -> list[tuple[int, int]]:
@@ -188,7 +198,10 @@ class FlowTables:
 
     def _read(self, now_ns: int) -> tuple[np.ndarray, TableState]:
         full = self._full_flags()
-        parts = [self._step(table, now_ns, bool(full[i])) for i, table in enumerate(self._tables)]
+        parts = []
+        for i, table in enumerate(self._tables):
+            with table.mapped():
+                parts.append(self._step(table, now_ns, bool(full[i])))
         out = np.zeros(sum(len(p[0]) for p in parts), FLOW)
         start = 0
         for rows, table, columns, _over in parts:
@@ -292,15 +305,10 @@ class FlowTables:
         """Empty both tables (flows switched off)."""
         with self._lock:
             for i, table in enumerate(self._tables):
-                table.free(np.arange(table.slots))
+                with table.mapped():
+                    table.free(np.arange(table.slots))
                 table.reset()
                 self._clear_full(i)
-
-    def close(self) -> None:
-        """Unmap the tables (a mapping keeps a kernel map alive)."""
-        with self._lock:
-            for table in self._tables:
-                table.close()
 
     def _full_flags(self) -> np.ndarray:
         """Whether each table's program found no room for a flow since the flag was cleared."""
