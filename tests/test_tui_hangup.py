@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -29,10 +31,12 @@ def alive(pid: int) -> bool:
         return False
 
 
-def one_close(lab: VethLab, args: tuple[str, ...], rng: random.Random) -> str | None:
-    """Start the TUI in a fresh tmux server, close its terminal, return what went wrong (None if nothing)."""
+def one_close(lab: VethLab, args: tuple[str, ...], rng: random.Random, prefix: str = "") -> str | None:
+    """Start the TUI in a fresh tmux server (behind `prefix`, a command that runs it), close its terminal,
+    return what went wrong (None if nothing)."""
     sock = f"bptraf-hup-{secrets.token_hex(3)}"
-    cmd = f"cd {ROOT} && exec {sys.executable} -m bptraf {lab.host} -i 0.1 {' '.join(args)}"
+    pid = 0
+    cmd = f"cd {ROOT} && exec {prefix}{sys.executable} -m bptraf {lab.host} -i 0.1 {' '.join(args)}"
 
     def tmux(*a: str) -> subprocess.CompletedProcess:
         return subprocess.run(["tmux", "-L", sock, *a], capture_output=True, text=True)
@@ -42,6 +46,9 @@ def one_close(lab: VethLab, args: tuple[str, ...], rng: random.Random) -> str | 
         pid = int(tmux("display-message", "-p", "-t", "t", "#{pane_pid}").stdout)
         if not wait_for(lambda: "every 0.1s" in tmux("capture-pane", "-p", "-t", "t").stdout, timeout=30):
             return f"no screen: {tmux('capture-pane', '-p', '-t', 't').stdout!r}"
+        if prefix:  # bptraf is not the pane's own process: find it by its interface, unique to this lab
+            pid = int(subprocess.run(["pgrep", "-n", "-f", f"bptraf {lab.host} -i 0.1"], capture_output=True,
+                                     text=True).stdout)  # fmt: skip
         time.sleep(rng.uniform(0, 0.5))  # close at a different point of the frame cycle each round
         tmux("kill-session", "-t", "t")
         closed = time.monotonic()
@@ -54,6 +61,8 @@ def one_close(lab: VethLab, args: tuple[str, ...], rng: random.Random) -> str | 
         return None
     finally:
         tmux("kill-server")
+        if prefix and pid and alive(pid):  # outside tmux's session: not ended with it
+            os.kill(pid, signal.SIGKILL)
 
 
 def rounds(mode: str) -> list[str]:
@@ -69,4 +78,17 @@ def test_closing_the_terminal_never_hangs():
     # The three modes run side by side, each on its own veth pair, to keep the test to a minute or two.
     with ThreadPoolExecutor(len(MODES)) as pool:
         failures = [f for found in pool.map(rounds, MODES) for f in found]
+    assert failures == []
+
+
+def test_a_terminal_gone_without_a_hangup_signal_still_ends_bptraf():
+    """bptraf in a session of its own (`setsid`): the terminal it draws on closes, but no SIGHUP comes (the
+    kernel sends it to the terminal's session). Its input then reads end of file for ever; bptraf must see
+    the hang-up itself and end within 2 s all the same, with nothing attached."""
+    lab = VethLab.create(addresses=True)
+    rng = random.Random("setsid")
+    try:
+        failures = [f"round {i}: {err}" for i in range(5) if (err := one_close(lab, (), rng, prefix="setsid -w "))]
+    finally:
+        lab.destroy()
     assert failures == []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import threading
 import time
 
@@ -88,8 +89,17 @@ class TerminalDriver(LinuxDriver):
         if self._must_signal_resume:
             super()._sigcont_application(*args)
 
+    def start_application_mode(self) -> None:
+        super().start_application_mode()
+        self._unwatch = threading.Event()
+        if os.isatty(self.fileno) and signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []):
+            threading.Thread(
+                target=watch_hangup, args=(self.fileno, self._unwatch), name="hang-up", daemon=True
+            ).start()
+
     def stop_application_mode(self) -> None:
         self.terminal.closing.set()
+        self._unwatch.set()
         super().stop_application_mode()
 
     def close(self) -> None:
@@ -100,3 +110,16 @@ class TerminalDriver(LinuxDriver):
             # always finds room; the join is bounded all the same.
             writer._queue.put(None)
             writer.join(timeout=2 * CLOSE_GRACE_S)
+
+
+def watch_hangup(fd: int, stop: threading.Event) -> None:
+    """Until `stop`: once the terminal on `fd` hangs up, ask for the stop every other ending takes, a
+    SIGTERM, which bptraf keeps blocked and takes in its loop (cli.py). A hang-up brings SIGHUP, but not
+    to a bptraf started with SIGHUP ignored (`trap '' HUP`, some wrappers): its input would then read end
+    of file for ever, and bptraf would never end, its programs attached."""
+    poller = select.poll()
+    poller.register(fd, select.POLLHUP)  # a hang-up and an error are reported whatever is asked
+    while not stop.is_set():
+        if any(events & (select.POLLHUP | select.POLLERR | select.POLLNVAL) for _fd, events in poller.poll(100)):
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
