@@ -184,6 +184,19 @@ async def test_new_keys_with_the_same_texts_are_taken():
         assert t.keys == ["c", "d"] and t.selected() == "c"
 
 
+def spy_refresh(widget) -> list:
+    """The regions each refresh of `widget` asks to repaint, from now on (its refresh still runs)."""
+    painted = []
+    real = widget.refresh
+
+    def spy(*regions, **kw):
+        painted.append(regions)
+        return real(*regions, **kw)
+
+    widget.refresh = spy
+    return painted
+
+
 async def test_a_changed_row_repaints_its_own_line_only():
     """Rows changing in place repaint the lines whose text changed, one line each, and nothing else:
     a missed line would leave stale figures on the terminal, an extra one costs CPU."""
@@ -196,14 +209,7 @@ async def test_a_changed_row_repaints_its_own_line_only():
         rows = [(f"k{i}", (f"r{i}", str(i))) for i in range(5)]
         t.set_rows(rows)
         await pilot.pause()
-        painted = []
-        real = t.refresh
-
-        def spy(*regions, **kw):
-            painted.append(regions)
-            return real(*regions, **kw)
-
-        t.refresh = spy
+        painted = spy_refresh(t)
         t.set_rows(rows)  # nothing changed
         assert painted == []
         changed = list(rows)
@@ -223,14 +229,7 @@ async def test_a_panel_repaints_only_its_changed_lines():
         s = app.widget
         s.counts = (3, 0, 1)
         await pilot.pause()
-        painted = []
-        real = s.refresh
-
-        def spy(*regions, **kw):
-            painted.append(regions)
-            return real(*regions, **kw)
-
-        s.refresh = spy
+        painted = spy_refresh(s)
         s.counts = (3, 0, 1)  # the same: nothing to paint
         s.counts = (1, 0, 3)  # the bars' line alone changes
         assert painted == [(Region(0, 2, 44, 1),)]
