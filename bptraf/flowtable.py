@@ -92,10 +92,10 @@ def key_hash(raw: np.ndarray) -> np.ndarray:
 
 
 class _Table:
-    """One kernel flow table, mapped into this process while it is read, and what the last read saw: the used slots, in
-    order, and their counts, when each flow was first seen and last changed; which slots still hold
-    the flow the last read saw (a slot keeps its flow until this reader frees it: the kernel only
-    claims empty slots), and counts folded into a slot from a second slot of the same flow."""
+    """One kernel flow table, mapped into this process while it is read, and what the last read saw:
+    the used slots, in order, and their counts, when each flow was first seen and last changed; which
+    slots still hold the flow the last read saw (a slot keeps its flow until this reader frees it: the
+    kernel only claims empty slots), and counts folded into a slot from a second slot of the same flow."""
 
     def __init__(self, fd: int, key: np.dtype, slots: int, tag: int) -> None:
         self.slot_dtype = slot_dtype(key)
@@ -163,10 +163,11 @@ def duplicates(words: np.ndarray, used: np.ndarray, new: np.ndarray, kw: int) ->
     out = []
     if not len(new):
         return out
+    keys = words[new, :kw]
     for d in range(1, min(PROBES, slots)):
         for ahead in (True, False):
             other = (new + d) & mask if ahead else (new - d) & mask
-            same = used[other] & np.all(words[other, :kw] == words[new, :kw], axis=1)
+            same = used[other] & np.all(words[other, :kw] == keys, axis=1)
             for i, j in zip(new[same].tolist(), other[same].tolist()):
                 out.append((i, j) if ahead else (j, i))
     return out
@@ -244,15 +245,15 @@ class FlowTables:
             first = np.where(known, first, now_ns)
         # Changed: more packets either way (bytes never grow alone; a 2-D any() costs 30x more).
         changed = np.where(known & (grown[:, 0] == 0) & (grown[:, 2] == 0), changed, now_ns)
-        carried = None
-        if table.carried or new.any():
-            carried = np.zeros((len(idx), 4), np.uint64)
-            for s, c in table.carried.items():
-                carried[np.searchsorted(idx, s)] = c
         table.alive[:] = False
         table.alive[idx] = True
         keep = np.ones(len(idx), bool)
         pairs = duplicates(table.live, table.alive, idx[new], kw)
+        carried = None  # counts folded in from second slots: none, in all but rare reads
+        if table.carried or pairs:
+            carried = np.zeros((len(idx), 4), np.uint64)
+            for s, c in table.carried.items():
+                carried[np.searchsorted(idx, s)] = c
         if pairs:
             at = {s: i for i, s in enumerate(idx.tolist())}
             for a, b in pairs:  # rare: a handful at most
