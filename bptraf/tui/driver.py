@@ -81,6 +81,7 @@ class TerminalDriver(LinuxDriver):
         super().__init__(*args, **kwargs)
         self.terminal = TerminalFile(self.fd)
         self._file = self.terminal
+        self._unwatch = threading.Event()  # stops the hang-up watch (start_application_mode)
 
     def _sigcont_application(self, *args) -> None:
         # A terminal that hangs up sends SIGCONT with SIGHUP, and Textual restarts application mode on
@@ -91,7 +92,7 @@ class TerminalDriver(LinuxDriver):
 
     def start_application_mode(self) -> None:
         super().start_application_mode()
-        self._unwatch = threading.Event()
+        self._unwatch = threading.Event()  # a new one each time: a resume after a suspend starts again
         if os.isatty(self.fileno) and signal.SIGTERM in signal.pthread_sigmask(signal.SIG_BLOCK, []):
             threading.Thread(
                 target=watch_hangup, args=(self.fileno, self._unwatch), name="hang-up", daemon=True
@@ -115,8 +116,9 @@ class TerminalDriver(LinuxDriver):
 def watch_hangup(fd: int, stop: threading.Event) -> None:
     """Until `stop`: once the terminal on `fd` hangs up, ask for the stop every other ending takes, a
     SIGTERM, which bptraf keeps blocked and takes in its loop (cli.py). A hang-up brings SIGHUP, but not
-    to a bptraf started with SIGHUP ignored (`trap '' HUP`, some wrappers): its input would then read end
-    of file for ever, and bptraf would never end, its programs attached."""
+    to a bptraf outside the terminal's session (`setsid`, or behind a wrapper that takes the SIGHUP
+    itself, as strace does): its input would then read end of file for ever, and bptraf would never
+    end, its programs attached."""
     poller = select.poll()
     poller.register(fd, select.POLLHUP)  # a hang-up and an error are reported whatever is asked
     while not stop.is_set():
