@@ -107,7 +107,7 @@ def render(r: dict) -> str:
         "## Receive rate under generated traffic (60-byte UDP frames, veth, generator on CPU 0, receiver NAPI on CPU 1)",
         "",
     ]
-    if "traffic_refused" in r:
+    if "traffic_refused" in r:  # an earlier run's results.json
         out += [
             f"Not measured in this run: {r['traffic_refused']}. The end-to-end ratios and the in-kernel cost "
             "under traffic are therefore missing here; the per-packet costs below come from test runs.",
@@ -119,16 +119,30 @@ def render(r: dict) -> str:
     return _after_traffic(r, out)
 
 
+# A case's receiver is the bottleneck when the generator offered this much more than it took in; a ratio
+# of two cases whose generator was the bottleneck says nothing about either program.
+SATURATED = 1.05
+
+
+def _saturated(v: dict) -> bool:
+    return v["generator_pps"]["median"] >= SATURATED * v["kernel_pps"]["median"]
+
+
 def _traffic_section(r: dict) -> list[str]:
     q = r["ratios"]
     out = [
-        "| case | receiver rx, Mpps (kernel counters) | bptraf's own count, Mpps | generator offered, Mpps |",
-        "|---|---|---|---|",
+        f"Generator: {r.get('generator', 'live frames')}. A receiver is saturated (the bottleneck) where the "
+        f"generator offered at least {SATURATED}× what it took in; the rest of the offered frames were dropped "
+        "at the veth.",
+        "",
+        "| case | receiver rx, Mpps (kernel counters) | bptraf's own count, Mpps | generator offered, Mpps | receiver saturated |",
+        "|---|---|---|---|---|",
     ]
     for name, v in r["traffic"].items():
         own = _mpps(v["bptraf_pps"]) if "bptraf_pps" in v else "–"
         flag = "" if v["covered"] else " (generator ran dry)"
-        out.append(f"| {name} | {_mpps(v['kernel_pps'])}{flag} | {own} | {_mpps(v['generator_pps'])} |")
+        sat = "yes" if _saturated(v) else "no"
+        out.append(f"| {name} | {_mpps(v['kernel_pps'])}{flag} | {own} | {_mpps(v['generator_pps'])} | {sat} |")
     out += [
         "",
         "## Ratios and targets (end to end)",
@@ -149,7 +163,14 @@ def _traffic_section(r: dict) -> list[str]:
         ("bptraf (pass) / bare XDP_PASS, generic", "pass_generic", 0.97),
     ]
     for label, key, target in rows:
-        out.append(f"| {label} | {_spread(q[key])} | ≥ {target} | {_verdict(q[key]['median'] >= target)} |")
+        if key not in q:
+            continue
+        case, base = r["pairs"][key] if "pairs" in r else (None, None)
+        if case and not (_saturated(r["traffic"][case]) and _saturated(r["traffic"][base])):
+            verdict = "cannot tell: the generator, not the receiver, set the rate"
+        else:
+            verdict = _verdict(q[key]["median"] >= target)
+        out.append(f"| {label} | {_spread(q[key])} | ≥ {target} | {verdict} |")
     out += [
         f"| bare XDP_PASS / no program, native | {_spread(q['bare_pass_vs_none'])} | (what any XDP program costs here) | |",
         *([f"| tcpdump / no program | {_spread(q['tcpdump'])} | (for comparison) | |"] if "tcpdump" in q else []),

@@ -27,6 +27,7 @@ def sh(*cmd: str, check: bool = True) -> str:
 @dataclass
 class Testbed:
     tag: str = field(default_factory=lambda: secrets.token_hex(3))
+    method: str = "live"  # the generator's (bench/trafgen.py): bench/traffic.py's choose_generator() sets it
 
     def __post_init__(self) -> None:
         self.ns = f"bptraf-bench-{self.tag}"
@@ -72,10 +73,11 @@ class Testbed:
     def rx_packets(self) -> int:
         return int(Path(f"/sys/class/net/{self.rx}/statistics/rx_packets").read_text())
 
-    def generator(self, frames: int, size: int = 60) -> subprocess.Popen:
-        """Start the generator; it writes `sending` just before the first frame."""
+    def generator(self, seconds: float, size: int = 60) -> subprocess.Popen:
+        """Start the generator for `seconds`; it writes `sending` just before the first frame."""
         cmd = ["ip", "netns", "exec", self.ns, "taskset", "-c", str(GEN_CPU), sys.executable, "-u", "-m", "bench.trafgen",
-               self.gen, "--frames", str(frames), "--dst-mac", self.rx_mac, "--size", str(size)]  # fmt: skip
+               self.gen, "--seconds", str(seconds), "--dst-mac", self.rx_mac, "--size", str(size),
+               "--method", self.method]  # fmt: skip
         return subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
