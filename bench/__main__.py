@@ -11,6 +11,8 @@ import json
 import os
 import platform
 import shutil
+import signal
+import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +37,7 @@ CASES = {
     "tcpdump (AF_PACKET)": traffic.tcpdump,
 }
 COST_CASES = ("bare XDP_DROP native", "bptraf -d native", "bare XDP_PASS native", "bptraf native")
+COST_PAIRS = (("bptraf -d native", "bare XDP_DROP native"), ("bptraf native", "bare XDP_PASS native"))
 # (case, its baseline): each ratio is taken run by run, over the interleaved pairs
 PAIRS = {
     "drop_native": ("bptraf -d native", "bare XDP_DROP native"),
@@ -78,6 +81,8 @@ def main() -> None:
     )
     p.add_argument("--tui", action="store_true", help="only the TUI's cost under 16 flows, into tui.{json,md}")
     args = p.parse_args()
+    # SIGTERM unwinds like an exception, so the testbed and every attached program are torn down
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     if os.geteuid() != 0:
         raise SystemExit("bench: run as root (it creates a netns and attaches XDP programs)")
     if args.exporter:
@@ -156,8 +161,17 @@ def run_traffic(tb: Testbed, args, results: dict) -> None:
     results["traffic"] = {name: traffic.summarize(ws) for name, ws in windows.items()}
     results["pairs"] = pairs
     results["ratios"] = {k: traffic.pair_ratio(windows[a], windows[b]) for k, (a, b) in pairs.items()}
-    results["cost_under_traffic_ns"] = {
-        name: traffic.cost_under_traffic(tb, CASES[name], args.seconds) for name in COST_CASES
+    cost: dict[str, list[float]] = {name: [] for name in COST_CASES}
+    for r in range(args.repeats):  # interleaved too, each program's ratio taken against its baseline's round
+        for name in COST_CASES:
+            cost[name].append(traffic.cost_under_traffic(tb, cases[name], args.seconds))
+        print(
+            f"bench: [{r + 1}/{args.repeats}] bpf_stats: {', '.join(f'{v[-1]:.1f}' for v in cost.values())} ns",
+            flush=True,
+        )
+    results["cost_under_traffic_ns"] = {name: traffic.stats(v) for name, v in cost.items()}
+    results["cost_ratios"] = {
+        f"{a} / {b}": traffic.stats([x / y for x, y in zip(cost[a], cost[b])]) for a, b in COST_PAIRS
     }
 
 
