@@ -111,16 +111,7 @@ def render(r: dict) -> str:
         "## Receive rate under generated traffic (60-byte UDP frames, veth, generator on CPU 0, receiver NAPI on CPU 1)",
         "",
     ]
-    if "traffic_refused" in r:  # an earlier run's results.json
-        out += [
-            f"Not measured in this run: {r['traffic_refused']}. The end-to-end ratios and the in-kernel cost "
-            "under traffic are therefore missing here; the per-packet costs below come from test runs.",
-            "",
-            *test_run_section(r["test_run_ns"]),
-        ]
-    else:
-        out += _traffic_section(r)
-    return _after_traffic(r, out)
+    return _after_traffic(r, out + _traffic_section(r))
 
 
 # A case's receiver is the bottleneck when the generator offered this much more than it took in; a ratio
@@ -169,8 +160,8 @@ def _traffic_section(r: dict) -> list[str]:
     for label, key, target in rows:
         if key not in q:
             continue
-        case, base = r["pairs"][key] if "pairs" in r else (None, None)
-        if case and not (_saturated(r["traffic"][case]) and _saturated(r["traffic"][base])):
+        case, base = r["pairs"][key]
+        if not (_saturated(r["traffic"][case]) and _saturated(r["traffic"][base])):
             verdict = "cannot tell: the generator, not the receiver, set the rate"
         else:
             verdict = _verdict(q[key]["median"] >= target)
@@ -188,20 +179,19 @@ def _traffic_section(r: dict) -> list[str]:
         "|---|---|",
     ]
     for name, ns in r["cost_under_traffic_ns"].items():
-        out.append(f"| {name} | {_spread(ns, '.1f') if isinstance(ns, dict) else f'{ns:.1f}'} |")
-    if "cost_ratios" in r:
-        out += [
-            "",
-            f"The same, per round ({r['repeats']} interleaved rounds, each program's own window of traffic): "
-            "median (min–max) of the per-round ratios. The statistics' clock reads add the same to both "
-            "programs of a ratio, which brings it nearer 1 than the programs' own costs are.",
-            "",
-            "| ratio | value | target | |",
-            "|---|---|---|---|",
-        ]
-        for label, v in r["cost_ratios"].items():
-            target = 1.10 if "-d" in label else 1.25
-            out.append(f"| {label} | {_spread(v)} | ≤ {target} | {_verdict(v['median'] <= target)} |")
+        out.append(f"| {name} | {_spread(ns, '.1f')} |")
+    out += [
+        "",
+        f"The same, per round ({r['repeats']} interleaved rounds, each program's own window of traffic): "
+        "median (min–max) of the per-round ratios. The statistics' clock reads add the same to both "
+        "programs of a ratio, which brings it nearer 1 than the programs' own costs are.",
+        "",
+        "| ratio | value | target | |",
+        "|---|---|---|---|",
+    ]
+    for label, v in r["cost_ratios"].items():
+        target = 1.10 if "-d" in label else 1.25
+        out.append(f"| {label} | {_spread(v)} | ≤ {target} | {_verdict(v['median'] <= target)} |")
     return out + ["", *test_run_section(r["test_run_ns"])]
 
 

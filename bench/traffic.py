@@ -147,16 +147,6 @@ def choose_generator(tb: Testbed) -> str:
             "clone before XDP sees it, and generic XDP skips redirected skbs, so generic mode is not run")  # fmt: skip
 
 
-def run_case(tb: Testbed, setup: Callable, repeats: int, seconds: float) -> dict:
-    """Run one configuration `repeats` times; median, min and max of each rate."""
-    windows = []
-    for _ in range(repeats):
-        with setup(tb) as (_pid, lines):
-            tb.pin_napi()
-            windows.append(window(tb, seconds, lines))
-    return summarize(windows)
-
-
 def stats(values: list[float]) -> dict:
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
