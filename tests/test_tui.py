@@ -9,6 +9,7 @@ import pytest
 from fakes import FakeSource, attachment
 from textual.widgets import TabbedContent
 
+from bptraf.errors import BptrafError
 from bptraf.flows import Flow
 from bptraf.sampler import Sampler
 from bptraf.source import Feature
@@ -190,10 +191,7 @@ async def test_interval_key_shortens_the_running_wait():
     async with app.run_test() as pilot:
         await pilot.press("minus", "minus", "minus", "minus", "minus", "minus", "minus", "minus")
         assert app.interval == 0.1
-        for _ in range(200):
-            if not app.is_running:
-                break
-            await pilot.pause(0.05)
+        await wait_until_stopped(app, pilot)
     assert app.samples == 1
 
 
@@ -326,6 +324,24 @@ async def wait_until_stopped(app, pilot, bound=200):
         await pilot.pause(0.05)
 
 
+async def until(pilot, done, bound=200, step=0.02):
+    """Let the app run until done() holds (a worker's result, a timer's tick); fails when it never does."""
+    for _ in range(bound):
+        if done():
+            return
+        await pilot.pause(step)
+    raise AssertionError("the condition never held")
+
+
+def clocked_app(start=100.0):
+    """make_app() on a clock the test moves (now[0]), started at `start`: (app, sampler, now)."""
+    now = [start]
+    app, sampler = make_app()
+    app._mono = lambda: now[0]
+    app.started = start
+    return app, sampler, now
+
+
 async def test_sampling_worker_reads_the_source_off_the_ui_loop():
     src = FakeSource((attachment("eth0"),), script(50))
     app = BptrafApp(src, 0.1, count=3, info=FakeInfo())
@@ -344,19 +360,25 @@ async def test_a_vanished_interface_ends_the_app_with_an_error():
     assert app.samples == 1  # the last sample was shown first
 
 
-async def test_a_refused_feature_switch_ends_the_app_with_an_error():
-    from bptraf.errors import BptrafError
-
+@pytest.mark.parametrize(
+    "key, error, said",
+    [
+        ("f", BptrafError("the kernel refused the flows program"), "the kernel refused the flows program"),
+        ("z", OSError("no memory for the map"), "switching features failed: no memory for the map"),
+    ],
+    ids=["refused", "failed otherwise"],
+)
+async def test_a_feature_switch_that_fails_ends_the_app_with_one_line(key, error, said):
     app, _ = make_app()
 
-    def refuse(features):
-        raise BptrafError("the kernel refused the flows program")
+    def fail(features):
+        raise error
 
-    app.source.set_features = refuse
+    app.source.set_features = fail
     async with app.run_test() as pilot:
-        await pilot.press("f")
+        await pilot.press(key)
         await wait_until_stopped(app, pilot)
-    assert str(app.error) == "the kernel refused the flows program"
+    assert str(app.error) == said
 
 
 def varying(k):
@@ -419,10 +441,7 @@ async def test_flows_key_switches_the_source_and_the_panel_takes_no_space_when_o
         assert not flows.display
         await pilot.press("f")
         await pilot.wait_for_scheduled_animations()
-        for _ in range(100):
-            if Feature.FLOWS in app.source.features:
-                break
-            await pilot.pause(0.01)
+        await until(pilot, lambda: Feature.FLOWS in app.source.features, bound=100, step=0.01)
         assert Feature.FLOWS in app.source.features
         feed(app, sampler, 1)
         await pilot.pause()
@@ -481,10 +500,7 @@ async def test_size_histogram():
         sizes = app.query_one("#panel0 Sizes")
         assert not sizes.display  # off: no space taken
         await pilot.press("z")
-        for _ in range(100):
-            if Feature.SIZES in app.source.features:
-                break
-            await pilot.pause(0.01)
+        await until(pilot, lambda: Feature.SIZES in app.source.features, bound=100, step=0.01)
         feed(app, sampler, 1, nic=False)
         await pilot.pause()
         lines = str(sizes.render()).splitlines()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from test_replay import logged
-from test_tui import FakeInfo, cell, feed, make_app, text
+from test_tui import FakeInfo, cell, clocked_app, feed, make_app, text, until
 
 from bptraf.replay import ReplaySource, load
 from bptraf.tui.app import BptrafApp
@@ -37,10 +37,7 @@ async def test_kernel_panel_of_a_replay_says_the_log_has_no_kernel_counts():
     src = ReplaySource(load(logged(3).splitlines(), "log"))
     app = BptrafApp(src, 1.0, info=FakeInfo(), replay=src)
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(200):
-            if app.samples == 3:
-                break
-            await pilot.pause(0.02)
+        await until(pilot, lambda: app.samples == 3)
         assert app.samples == 3 and app.interval == 1.0  # the log's own interval
         assert text(app, "#panel0 Kernel") == "kernel RX/TX: not in a replayed log"
         assert text(app, "#panel0 .link") == "eth0  from a --json log: no link facts, kernel or per-CPU counts"
@@ -109,17 +106,11 @@ async def test_the_interface_shown_is_the_one_drawn():
 
 
 async def test_the_uptime_ticks_by_itself():
-    now = [100.0]
-    app, _ = make_app()
-    app._mono = lambda: now[0]
-    app.started = 100.0
+    app, _, now = clocked_app()
     async with app.run_test(size=(120, 10)) as pilot:
         assert "up 00:00:00" in text(app, "Header")
         now[0] = 105.0  # no sample comes: the once-a-second timer moves it on
-        for _ in range(150):
-            if "up 00:00:05" in text(app, "Header"):
-                break
-            await pilot.pause(0.02)
+        await until(pilot, lambda: "up 00:00:05" in text(app, "Header"), bound=150)
         assert "up 00:00:05" in text(app, "Header")
 
 
@@ -190,10 +181,7 @@ async def test_a_replay_has_no_per_cpu_bars_so_its_table_gets_their_lines():
     src = ReplaySource(load(logged(3).splitlines(), "log"))
     app = BptrafApp(src, 1.0, info=FakeInfo(), replay=src)
     async with app.run_test(size=(80, 24)) as pilot:
-        for _ in range(200):
-            if app.samples == 3:
-                break
-            await pilot.pause(0.02)
+        await until(pilot, lambda: app.samples == 3)
         assert app.samples == 3
         # 22 lines for the panel: the header line, 10 for the plots, the kernel view's 2, and for a live
         # interface the per-CPU bars' 3 (a title and two CPUs); the table has the rest.

@@ -10,7 +10,7 @@ import signal
 import pytest
 from fakes import FakeSource, attachment
 from test_replay import logged
-from test_tui import FakeInfo, feed, make_app, script, text, varying, wait_until_stopped
+from test_tui import FakeInfo, clocked_app, feed, make_app, script, text, until, varying, wait_until_stopped
 from textual.widgets import Static
 
 from bptraf.replay import ReplaySource, load
@@ -22,15 +22,6 @@ from bptraf.tui.widgets.counters import CountersTable
 
 def said(app):
     return [(n.message, n.severity) for n in app._notifications]
-
-
-async def until(pilot, done, bound=200):
-    """Let the app run until done() holds (a worker's result); fails when it never does."""
-    for _ in range(bound):
-        if done():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("the condition never held")
 
 
 async def test_the_interval_ladder_stops_at_both_ends():
@@ -105,19 +96,6 @@ async def test_a_switch_shows_the_new_program_in_the_header():
         assert "eth0 native pass prog 43" in text(app, "Header")
 
 
-async def test_a_switch_that_fails_otherwise_ends_the_app_with_one_line():
-    app, _ = make_app()
-
-    def broken(features):
-        raise OSError("no memory for the map")
-
-    app.source.set_features = broken
-    async with app.run_test() as pilot:
-        await pilot.press("z")
-        await wait_until_stopped(app, pilot)
-    assert str(app.error) == "switching features failed: no memory for the map"
-
-
 async def test_a_failing_read_ends_the_app_with_one_line():
     src = FakeSource((attachment("eth0"),), script(5))
 
@@ -184,10 +162,7 @@ async def test_replay_keeps_the_logs_intervals_and_features():
 
 
 async def test_the_uptime_moves_on_between_samples_once_a_second_has_passed():
-    now = [100.0]
-    app, sampler = make_app()
-    app._mono = lambda: now[0]
-    app.started = 100.0
+    app, sampler, now = clocked_app()
     async with app.run_test(size=(120, 10)) as pilot:
         now[0] = 100.5
         feed(app, sampler, 1)  # a frame at 100.5 (up 0 s)

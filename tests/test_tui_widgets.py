@@ -97,12 +97,17 @@ def table():
     return RowTable([Column("name", 6, right=False), Column("n", 4)])
 
 
+def rows(ids):
+    """table()'s rows for these numbers: key k<i>, name r<i>, n <i>."""
+    return [(f"k{i}", (f"r{i}", str(i))) for i in ids]
+
+
 async def test_row_table_header_says_which_rows_are_shown_and_keys_move_the_cursor():
     app = Host(table())
     async with app.run_test(size=(30, 6)) as pilot:
         t = app.widget
         t.styles.height = 4  # the header and three rows
-        t.set_rows([(f"k{i}", (f"r{i}", str(i))) for i in range(10)])
+        t.set_rows(rows(range(10)))
         t.focus()
         await pilot.pause()
         assert shown(t, 4) == [" name       n  1-3/10", " r0         0", " r1         1", " r2         2"]
@@ -129,14 +134,14 @@ async def test_row_table_cursor_follows_its_key_and_stays_in_range():
     async with app.run_test(size=(30, 6)) as pilot:
         t = app.widget
         t.styles.height = 4
-        t.set_rows([(f"k{i}", (f"r{i}", str(i))) for i in range(10)])
+        t.set_rows(rows(range(10)))
         t.focus()
         await pilot.pause()
-        t.set_rows([(f"k{i}", (f"r{i}", str(i))) for i in reversed(range(10))])  # k0 is now last
+        t.set_rows(rows(reversed(range(10))))  # k0 is now last
         await pilot.pause()
         assert (t.cursor, t.top, t.selected()) == (9, 7, "k0")
         assert shown(t, 4)[3] == " r0         0"
-        t.set_rows([(f"k{i}", (f"r{i}", str(i))) for i in range(3)])  # fewer rows: all fit, no range shown
+        t.set_rows(rows(range(3)))  # fewer rows: all fit, no range shown
         await pilot.pause()
         assert (t.cursor, t.top, t.selected()) == (0, 0, "k0")
         assert shown(t, 4) == [" name       n", " r0         0", " r1         1", " r2         2"]
@@ -164,11 +169,11 @@ async def test_rows_that_shrink_show_from_the_first_when_all_fit():
     async with app.run_test(size=(30, 6)) as pilot:
         t = app.widget
         t.styles.height = 4
-        t.set_rows([(f"k{i}", (f"r{i}", str(i))) for i in range(10)])
+        t.set_rows(rows(range(10)))
         t.focus()
         await pilot.press("end")
         assert (t.cursor, t.top) == (9, 7)
-        t.set_rows([(f"k{i}", (f"r{i}", str(i))) for i in (7, 8, 9)])  # the cursor's row is the last of three
+        t.set_rows(rows((7, 8, 9)))  # the cursor's row is the last of three
         await pilot.pause()
         assert (t.cursor, t.top, t.selected()) == (2, 0, "k9")
         assert shown(t, 4) == [" name       n", " r7         7", " r8         8", " r9         9"]
@@ -206,13 +211,13 @@ async def test_a_changed_row_repaints_its_own_line_only():
     async with app.run_test(size=(30, 8)) as pilot:
         t = app.widget
         t.styles.height = 4  # the header and three of the five rows
-        rows = [(f"k{i}", (f"r{i}", str(i))) for i in range(5)]
-        t.set_rows(rows)
+        five = rows(range(5))
+        t.set_rows(five)
         await pilot.pause()
         painted = spy_refresh(t)
-        t.set_rows(rows)  # nothing changed
+        t.set_rows(five)  # nothing changed
         assert painted == []
-        changed = list(rows)
+        changed = list(five)
         changed[2] = ("k2", ("r2", "99"))
         changed[4] = ("k4", ("r4", "77"))  # below the view: not on the screen
         t.set_rows(changed)
@@ -251,10 +256,10 @@ async def test_a_table_as_tall_as_its_rows_grows_and_shrinks_with_them():
     app = Host(table())
     async with app.run_test(size=(30, 12)) as pilot:
         t = app.widget
-        t.set_rows([(f"k{i}", (f"r{i}", str(i))) for i in range(2)])
+        t.set_rows(rows(range(2)))
         await pilot.pause()
         assert t.size.height == 3  # the header and two rows
-        t.set_rows([(f"k{i}", (f"r{i}", str(i))) for i in range(5)])
+        t.set_rows(rows(range(5)))
         await pilot.pause()
         assert t.size.height == 6
         t.set_rows([("k0", ("r0", "0"))])
